@@ -1,0 +1,94 @@
+//! `stratus-bench`: a load generator for SQS-compatible emulators (Stratus and its
+//! peers), written in Rust so that the client is not the bottleneck.
+//!
+//! Each subcommand lives in its own module; `client` and `sqs` hold the shared
+//! HTTP and SQS plumbing, `stats` the latency/error bookkeeping, `procfs` the RSS
+//! readings.
+
+mod all;
+mod client;
+mod depth;
+mod drain;
+mod fill;
+mod null_server;
+mod procfs;
+mod roundtrip;
+mod send;
+mod sqs;
+mod startup;
+mod stats;
+mod summary;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stratus-bench",
+    version,
+    about = "SQS benchmark client for Stratus and peer emulators"
+)]
+struct Cli {
+    /// Tokio worker threads for this process. On a small machine the client shares
+    /// the CPU with the server under test, so this is deliberately configurable.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Do-nothing HTTP server answering a canned SendMessage reply (client ceiling).
+    NullServer(null_server::NullServerArgs),
+    /// Spawn a server command, time until ListQueues first succeeds, read idle RSS.
+    Startup(startup::StartupArgs),
+    /// Wait until an already running server answers ListQueues.
+    Ready(startup::ReadyArgs),
+    /// SendMessage throughput and latency at N connections.
+    Send(send::SendArgs),
+    /// Pre-fill a queue, then drain it with receive + delete-batch workers.
+    Drain(drain::DrainArgs),
+    /// Send -> receive -> delete round trip at concurrency 1.
+    Roundtrip(roundtrip::RoundtripArgs),
+    /// Memory per million messages and receive latency as the queue grows.
+    Depth(depth::DepthArgs),
+    /// send + drain + roundtrip against one endpoint.
+    All(all::AllArgs),
+    /// Render JSON results of several emulators into a markdown table.
+    Summary(summary::SummaryArgs),
+}
+
+/// Options every load-generating subcommand takes.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Server endpoint, e.g. http://127.0.0.1:4566 (loopback only).
+    #[arg(long)]
+    pub endpoint: String,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads.max(1))
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::NullServer(args) => null_server::run(args).await,
+            Command::Startup(args) => startup::run(args).await,
+            Command::Ready(args) => startup::run_ready(args).await,
+            Command::Send(args) => send::run(args).await,
+            Command::Drain(args) => drain::run(args).await,
+            Command::Roundtrip(args) => roundtrip::run(args).await,
+            Command::Depth(args) => depth::run(args).await,
+            Command::All(args) => all::run(args).await,
+            Command::Summary(args) => summary::run(&args),
+        }
+    })
+}

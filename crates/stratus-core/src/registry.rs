@@ -1,0 +1,94 @@
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+use stratus_model::ServiceModel;
+
+use crate::{AwsError, RequestContext};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One AWS service. Implementations know nothing of HTTP: they receive the
+/// operation name and its validated input document and return the output document.
+pub trait Service: Send + Sync + 'static {
+    /// The model that drives parsing, validation and serialization.
+    fn model(&self) -> &ServiceModel;
+
+    /// For `awsQueryCompatible` services: the query-protocol edition of the model,
+    /// which carries the query wire names and error codes.
+    fn query_model(&self) -> Option<&ServiceModel> {
+        None
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        operation: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, AwsError>>;
+
+    /// Health line for `/_stratus/health`.
+    fn status(&self) -> &'static str {
+        "running"
+    }
+
+    /// Called once on shutdown, after the last request finished: flush state.
+    fn shutdown(&self) {}
+}
+
+/// All services of one Stratus process, by signing name (`sqs`, `sts`, ...).
+///
+/// This is the internal interface: the HTTP front and services calling each
+/// other use the same [`Registry::call`].
+#[derive(Default)]
+pub struct Registry {
+    services: HashMap<String, Arc<dyn Service>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&mut self, name: impl Into<String>, service: Arc<dyn Service>) {
+        self.services.insert(name.into(), service);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Service>> {
+        self.services.get(name)
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = (&String, &Arc<dyn Service>)> {
+        self.services.iter()
+    }
+
+    pub async fn call(
+        &self,
+        service: &str,
+        ctx: &RequestContext,
+        operation: &str,
+        input: Value,
+    ) -> Result<Value, AwsError> {
+        let svc = self
+            .services
+            .get(service)
+            .ok_or_else(|| AwsError::internal(format!("service {service} is not enabled")))?;
+        svc.call(ctx, operation, input).await
+    }
+}
+
+/// A late-bound handle to the registry, for services that call other services
+/// (the registry is built after them).
+#[derive(Clone, Default)]
+pub struct RegistryHandle(Arc<OnceLock<Arc<Registry>>>);
+
+impl RegistryHandle {
+    pub fn set(&self, registry: Arc<Registry>) {
+        let _ = self.0.set(registry);
+    }
+    pub fn get(&self) -> Option<&Arc<Registry>> {
+        self.0.get()
+    }
+}

@@ -1,0 +1,1 @@
+fn main() {} // placeholder while the benchmark is written

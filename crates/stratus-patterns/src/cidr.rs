@@ -1,0 +1,170 @@
+//! IP address literals and CIDR ranges (IPv4 and IPv6), hand-written on `std::net`.
+//!
+//! Like EventBridge, a string is only treated as an IP address when it *looks*
+//! like one: four dot-separated decimal groups (IPv4) or hex digits and colons
+//! with at least one colon (IPv6). A CIDR range runs from the address as written
+//! up to that address with all host bits set (so `10.0.0.5/24` covers
+//! `10.0.0.5`..=`10.0.0.255`, as AWS computes it).
+
+use std::net::Ipv6Addr;
+use std::str::FromStr;
+
+/// A parsed IP address, as bytes in network order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum IpKey {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl IpKey {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::V4(b) => b,
+            Self::V6(b) => b,
+        }
+    }
+}
+
+fn looks_like_v4(s: &str) -> bool {
+    let mut parts = 0;
+    for p in s.split('.') {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        parts += 1;
+    }
+    parts == 4
+}
+
+fn looks_like_v6(s: &str) -> bool {
+    s.contains(':') && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+}
+
+/// `None`: the text does not look like an IP literal. `Some(None)`: it looks like
+/// one but is not a valid address. `Some(Some(ip))`: a valid address.
+pub(crate) fn parse_ip_literal(s: &str) -> Option<Option<IpKey>> {
+    if looks_like_v4(s) {
+        let mut out = [0u8; 4];
+        for (slot, part) in out.iter_mut().zip(s.split('.')) {
+            match part.parse::<u32>() {
+                Ok(v) if v <= 255 => *slot = v as u8,
+                _ => return Some(None),
+            }
+        }
+        return Some(Some(IpKey::V4(out)));
+    }
+    if looks_like_v6(s) {
+        return Some(Ipv6Addr::from_str(s).ok().map(|a| IpKey::V6(a.octets())));
+    }
+    None
+}
+
+/// The address of an event value, when it is a valid IP literal.
+#[inline]
+pub(crate) fn ip_value(s: &str) -> Option<IpKey> {
+    // Cheap rejection first: IP literals start with a digit, a hex letter or ':'.
+    match s.as_bytes().first() {
+        Some(b) if b.is_ascii_hexdigit() || *b == b':' => parse_ip_literal(s).flatten(),
+        _ => None,
+    }
+}
+
+/// An inclusive address range produced by a `cidr` pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CidrRange {
+    low: IpKey,
+    high: IpKey,
+}
+
+impl CidrRange {
+    pub(crate) fn contains(&self, ip: &IpKey) -> bool {
+        let same_family = matches!(
+            (ip, &self.low),
+            (IpKey::V4(_), IpKey::V4(_)) | (IpKey::V6(_), IpKey::V6(_))
+        );
+        same_family && self.low.bytes() <= ip.bytes() && ip.bytes() <= self.high.bytes()
+    }
+}
+
+/// Parse a `cidr` pattern value, with EventBridge's error texts.
+pub(crate) fn parse_cidr(text: &str) -> Result<CidrRange, String> {
+    // Split like Java's String.split("/"): trailing empty pieces are dropped.
+    let mut parts: Vec<&str> = text.split('/').collect();
+    while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    let [ip_text, mask_text] = parts.as_slice() else {
+        return Err("Malformed CIDR, one '/' required".to_string());
+    };
+    let mask: i32 = mask_text
+        .parse()
+        .map_err(|_| "Malformed CIDR, mask bits must be an integer".to_string())?;
+    if mask < 0 {
+        return Err("Malformed CIDR, mask bits must not be negative".to_string());
+    }
+    let ip = match parse_ip_literal(ip_text) {
+        None => return Err(format!("Nonstandard IP address: {ip_text}")),
+        Some(None) => return Err(format!("Invalid IP address: {ip_text}")),
+        Some(Some(ip)) => ip,
+    };
+    let mask = mask as u32;
+    match ip {
+        IpKey::V4(b) => {
+            if mask > 31 {
+                return Err("IPv4 mask bits must be < 32".to_string());
+            }
+            let host = u32::MAX.checked_shr(mask).unwrap_or(0);
+            let high = (u32::from_be_bytes(b) | host).to_be_bytes();
+            Ok(CidrRange {
+                low: ip,
+                high: IpKey::V4(high),
+            })
+        }
+        IpKey::V6(b) => {
+            if mask > 127 {
+                return Err("IPv6 mask bits must be < 128".to_string());
+            }
+            let host = u128::MAX.checked_shr(mask).unwrap_or(0);
+            let high = (u128::from_be_bytes(b) | host).to_be_bytes();
+            Ok(CidrRange {
+                low: ip,
+                high: IpKey::V6(high),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            parse_ip_literal("10.0.0.255"),
+            Some(Some(IpKey::V4([10, 0, 0, 255])))
+        );
+        assert_eq!(parse_ip_literal("10.0.0.256"), Some(None));
+        assert_eq!(parse_ip_literal("hello"), None);
+        assert!(matches!(parse_ip_literal("2001:db8::1"), Some(Some(IpKey::V6(_)))));
+    }
+
+    #[test]
+    fn ranges() {
+        let r = parse_cidr("10.0.0.0/24").unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.contains(&IpKey::V4([10, 0, 0, 255])));
+        assert!(!r.contains(&IpKey::V4([10, 0, 1, 0])));
+        assert_eq!(
+            parse_cidr("bad-/64filter").err().as_deref(),
+            Some("Malformed CIDR, mask bits must be an integer")
+        );
+        assert_eq!(
+            parse_cidr("xx.11.xx/8").err().as_deref(),
+            Some("Nonstandard IP address: xx.11.xx")
+        );
+        assert_eq!(
+            parse_cidr("10.0.0.0").err().as_deref(),
+            Some("Malformed CIDR, one '/' required")
+        );
+    }
+}

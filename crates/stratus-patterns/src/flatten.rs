@@ -1,0 +1,684 @@
+//! Event flattening: walks an event once — either raw JSON text or a parsed
+//! `serde_json::Value` — and reports every leaf value that sits at a path some
+//! pattern tests, together with its array position chain. Subtrees no pattern
+//! refers to are skipped without being decoded.
+//!
+//! Paths are compared dot-joined, as EventBridge does: the event key
+//! `"state.status"` under `detail` reaches the same field as
+//! `detail → state → status`. Both pattern and event keys are split on `.` and
+//! walked through one segment trie.
+
+use serde_json::Value;
+
+use crate::error::EventError;
+use crate::hash::FxMap;
+use crate::matcher::Val;
+
+/// Field id: index of a tested path.
+pub(crate) type FieldId = u32;
+const NO_FIELD: u32 = u32::MAX;
+/// Deepest array nesting accepted in an event.
+const MAX_DEPTH: u32 = 512;
+/// Children kept in a plain list below this count, in a hash map above.
+const SMALL_CHILDREN: usize = 8;
+
+/// One step of a leaf's position in the event's arrays: (array id, element index).
+pub(crate) type ArrayPos = (u32, u32);
+
+#[derive(Debug, Clone)]
+enum Children {
+    Small(Vec<(Box<[u8]>, u32)>),
+    Map(FxMap<Box<[u8]>, u32>),
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    children: Children,
+    field: FieldId,
+}
+
+impl Node {
+    fn new() -> Self {
+        Self {
+            children: Children::Small(Vec::new()),
+            field: NO_FIELD,
+        }
+    }
+}
+
+/// Segment trie of every path tested by some pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct PathTrie {
+    nodes: Vec<Node>,
+    fields: u32,
+}
+
+impl Default for PathTrie {
+    fn default() -> Self {
+        Self {
+            nodes: vec![Node::new()],
+            fields: 0,
+        }
+    }
+}
+
+impl PathTrie {
+    pub(crate) fn field_count(&self) -> usize {
+        self.fields as usize
+    }
+
+    /// Add a dot-joined path; returns its field id (the same id for the same path).
+    pub(crate) fn insert(&mut self, path: &str) -> FieldId {
+        let mut node = 0usize;
+        for seg in path.split('.') {
+            node = match self.child(node as u32, seg.as_bytes()) {
+                Some(c) => c as usize,
+                None => {
+                    let id = self.nodes.len() as u32;
+                    self.nodes.push(Node::new());
+                    let key: Box<[u8]> = seg.as_bytes().into();
+                    match &mut self.nodes[node].children {
+                        Children::Small(list) => {
+                            list.push((key, id));
+                            if list.len() > SMALL_CHILDREN {
+                                let map: FxMap<Box<[u8]>, u32> = std::mem::take(list).into_iter().collect();
+                                self.nodes[node].children = Children::Map(map);
+                            }
+                        }
+                        Children::Map(map) => {
+                            map.insert(key, id);
+                        }
+                    }
+                    id as usize
+                }
+            };
+        }
+        if self.nodes[node].field == NO_FIELD {
+            self.nodes[node].field = self.fields;
+            self.fields += 1;
+        }
+        self.nodes[node].field
+    }
+
+    #[inline]
+    fn child(&self, node: u32, seg: &[u8]) -> Option<u32> {
+        match &self.nodes[node as usize].children {
+            Children::Small(list) => list.iter().find(|(k, _)| **k == *seg).map(|(_, c)| *c),
+            Children::Map(map) => map.get(seg).copied(),
+        }
+    }
+
+    /// Follow an event key (possibly containing dots) from `node`.
+    #[inline]
+    fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
+        if !key.contains(&b'.') {
+            return self.child(node, key);
+        }
+        let mut n = node;
+        for seg in key.split(|b| *b == b'.') {
+            n = self.child(n, seg)?;
+        }
+        Some(n)
+    }
+
+    #[inline]
+    fn has_children(&self, node: u32) -> bool {
+        match &self.nodes[node as usize].children {
+            Children::Small(list) => !list.is_empty(),
+            Children::Map(map) => !map.is_empty(),
+        }
+    }
+
+    #[inline]
+    fn field(&self, node: u32) -> Option<FieldId> {
+        let f = self.nodes[node as usize].field;
+        (f != NO_FIELD).then_some(f)
+    }
+}
+
+/// Receives the leaves of an event.
+pub(crate) trait LeafSink {
+    fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]);
+}
+
+/// Reusable buffers for flattening.
+#[derive(Debug, Default)]
+pub(crate) struct FlatBufs {
+    chain: Vec<ArrayPos>,
+    sbuf: String,
+    kbuf: String,
+    stack: Vec<u8>,
+}
+
+/// Something that can be flattened: JSON text or a parsed value.
+pub(crate) trait Source {
+    fn walk<S: LeafSink>(&self, trie: &PathTrie, sink: &mut S, bufs: &mut FlatBufs) -> Result<(), EventError>;
+}
+
+/// An event given as JSON text.
+pub(crate) struct JsonSource<'a>(pub(crate) &'a str);
+/// An event given as a parsed value.
+pub(crate) struct ValueSource<'a>(pub(crate) &'a Value);
+
+impl Source for JsonSource<'_> {
+    fn walk<S: LeafSink>(&self, trie: &PathTrie, sink: &mut S, bufs: &mut FlatBufs) -> Result<(), EventError> {
+        bufs.chain.clear();
+        bufs.stack.clear();
+        let mut w = JsonWalker {
+            s: self.0,
+            b: self.0.as_bytes(),
+            i: 0,
+            trie,
+            sink,
+            bufs,
+            arrays: 0,
+            depth: 0,
+        };
+        w.ws();
+        match w.peek() {
+            Some(b'{') => w.object(0)?,
+            Some(_) => w.skip_value()?,
+            None => return Err(EventError::new("empty input")),
+        }
+        w.ws();
+        if w.i != w.b.len() {
+            return Err(w.err("trailing characters after the JSON value"));
+        }
+        Ok(())
+    }
+}
+
+impl Source for ValueSource<'_> {
+    fn walk<S: LeafSink>(&self, trie: &PathTrie, sink: &mut S, bufs: &mut FlatBufs) -> Result<(), EventError> {
+        bufs.chain.clear();
+        if let Value::Object(map) = self.0 {
+            let mut w = ValueWalker {
+                trie,
+                sink,
+                chain: &mut bufs.chain,
+                arrays: 0,
+            };
+            for (k, v) in map {
+                if let Some(c) = trie.step(0, k.as_bytes()) {
+                    w.value(v, c, 0)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ValueWalker<'a, S> {
+    trie: &'a PathTrie,
+    sink: &'a mut S,
+    chain: &'a mut Vec<ArrayPos>,
+    arrays: u32,
+}
+
+impl<S: LeafSink> ValueWalker<'_, S> {
+    fn value(&mut self, v: &Value, node: u32, depth: u32) -> Result<(), EventError> {
+        if depth > MAX_DEPTH {
+            return Err(EventError::new("event nesting is too deep"));
+        }
+        match v {
+            Value::Object(map) => {
+                if self.trie.has_children(node) {
+                    for (k, v) in map {
+                        if let Some(c) = self.trie.step(node, k.as_bytes()) {
+                            self.value(v, c, depth + 1)?;
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let id = self.arrays;
+                self.arrays += 1;
+                for (i, item) in items.iter().enumerate() {
+                    self.chain.push((id, i as u32));
+                    let r = self.value(item, node, depth + 1);
+                    self.chain.pop();
+                    r?;
+                }
+            }
+            Value::String(s) => self.emit(node, Val::Str(s)),
+            Value::Number(n) => {
+                if let Some(x) = n.as_f64() {
+                    self.emit(node, Val::Num(x));
+                }
+            }
+            Value::Bool(b) => self.emit(node, Val::Bool(*b)),
+            Value::Null => self.emit(node, Val::Null),
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn emit(&mut self, node: u32, val: Val<'_>) {
+        if let Some(f) = self.trie.field(node) {
+            self.sink.leaf(f, val, self.chain);
+        }
+    }
+}
+
+/// Position of the first `"` or `\` at or after `i`, eight bytes at a time.
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let q = x ^ QUOTES;
+        let s = x ^ SLASHES;
+        let hit = (q.wrapping_sub(LO) & !q & HI) | (s.wrapping_sub(LO) & !s & HI);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while i < b.len() {
+        if b[i] == b'"' || b[i] == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn hex4(b: &[u8]) -> Option<u32> {
+    if b.len() < 4 {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in &b[..4] {
+        v = v * 16 + (c as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// Decode the JSON escapes of a raw string body into `out`.
+fn unescape(raw: &str, out: &mut String) -> Result<(), EventError> {
+    out.clear();
+    let b = raw.as_bytes();
+    let bad = || EventError::new("invalid escape in string");
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&raw[last..i]);
+        let c = *b.get(i + 1).ok_or_else(bad)?;
+        i += 2;
+        match c {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let hi = hex4(&b[i..]).ok_or_else(bad)?;
+                i += 4;
+                let code = if (0xD800..0xDC00).contains(&hi) && b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+                    match hex4(&b[i + 2..]) {
+                        Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                            i += 6;
+                            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                        }
+                        _ => hi,
+                    }
+                } else {
+                    hi
+                };
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            _ => return Err(bad()),
+        }
+        last = i;
+    }
+    out.push_str(&raw[last..]);
+    Ok(())
+}
+
+/// Parse a JSON number's text.
+#[inline]
+fn parse_number(txt: &str) -> Option<f64> {
+    let b = txt.as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let mut v: u64 = 0;
+        for d in digits {
+            v = v * 10 + u64::from(d - b'0');
+        }
+        let f = v as f64;
+        return Some(if neg { -f } else { f });
+    }
+    txt.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+struct JsonWalker<'a, 'b, S> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+    trie: &'b PathTrie,
+    sink: &'b mut S,
+    bufs: &'b mut FlatBufs,
+    arrays: u32,
+    depth: u32,
+}
+
+impl<S: LeafSink> JsonWalker<'_, '_, S> {
+    fn err(&self, what: &str) -> EventError {
+        EventError::new(format!("{what} at byte {}", self.i))
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn expect(&mut self, c: u8) -> Result<(), EventError> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(&format!("expected '{}'", c as char)))
+        }
+    }
+
+    /// At an opening quote: returns the body's byte range and whether it has escapes.
+    #[inline]
+    fn string_span(&mut self) -> Result<(usize, usize, bool), EventError> {
+        self.i += 1;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            match find_quote_or_backslash(self.b, self.i) {
+                Some(j) if self.b[j] == b'"' => {
+                    self.i = j + 1;
+                    return Ok((start, j, escaped));
+                }
+                Some(j) => {
+                    escaped = true;
+                    self.i = j + 2;
+                }
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), EventError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    #[inline]
+    fn number_span(&mut self) -> (usize, usize) {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(self.i) {
+            self.i += 1;
+        }
+        (start, self.i)
+    }
+
+    /// Skip one value without decoding it (brackets and strings are checked).
+    fn skip_value(&mut self) -> Result<(), EventError> {
+        match self.peek() {
+            Some(b'"') => {
+                self.string_span()?;
+            }
+            Some(b'{' | b'[') => {
+                let base = self.bufs.stack.len();
+                loop {
+                    match self.peek() {
+                        Some(c @ (b'{' | b'[')) => {
+                            self.bufs.stack.push(c);
+                            self.i += 1;
+                        }
+                        Some(c @ (b'}' | b']')) => {
+                            let open = if c == b'}' { b'{' } else { b'[' };
+                            if self.bufs.stack.pop() != Some(open) {
+                                return Err(self.err("mismatched bracket"));
+                            }
+                            self.i += 1;
+                            if self.bufs.stack.len() == base {
+                                return Ok(());
+                            }
+                        }
+                        Some(b'"') => {
+                            self.string_span()?;
+                        }
+                        Some(_) => self.i += 1,
+                        None => return Err(self.err("unexpected end of input")),
+                    }
+                }
+            }
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => {
+                self.number_span();
+            }
+            _ => return Err(self.err("expected a value")),
+        }
+        Ok(())
+    }
+
+    /// At `{`: walk an object whose keys are looked up below trie node `node`.
+    fn object(&mut self, node: u32) -> Result<(), EventError> {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a field name"));
+            }
+            let (ks, ke, kesc) = self.string_span()?;
+            let child = if kesc {
+                unescape(&self.s[ks..ke], &mut self.bufs.kbuf)?;
+                self.trie.step(node, self.bufs.kbuf.as_bytes())
+            } else {
+                self.trie.step(node, &self.b[ks..ke])
+            };
+            self.ws();
+            self.expect(b':')?;
+            self.ws();
+            match child {
+                Some(c) => self.value(c)?,
+                None => self.skip_value()?,
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// A value at trie node `node` (a tested path or a prefix of one).
+    fn value(&mut self, node: u32) -> Result<(), EventError> {
+        match self.peek() {
+            Some(b'{') => {
+                if self.trie.has_children(node) {
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Err(self.err("event nesting is too deep"));
+                    }
+                    let r = self.object(node);
+                    self.depth -= 1;
+                    r?;
+                } else {
+                    self.skip_value()?;
+                }
+            }
+            Some(b'[') => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(self.err("event nesting is too deep"));
+                }
+                let id = self.arrays;
+                self.arrays += 1;
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                } else {
+                    let mut idx = 0u32;
+                    loop {
+                        self.ws();
+                        self.bufs.chain.push((id, idx));
+                        let r = self.value(node);
+                        self.bufs.chain.pop();
+                        r?;
+                        idx += 1;
+                        self.ws();
+                        match self.peek() {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected ',' or ']'")),
+                        }
+                    }
+                }
+                self.depth -= 1;
+            }
+            Some(b'"') => {
+                let (s, e, esc) = self.string_span()?;
+                if let Some(f) = self.trie.field(node) {
+                    if esc {
+                        unescape(&self.s[s..e], &mut self.bufs.sbuf)?;
+                        self.sink.leaf(f, Val::Str(&self.bufs.sbuf), &self.bufs.chain);
+                    } else {
+                        self.sink.leaf(f, Val::Str(&self.s[s..e]), &self.bufs.chain);
+                    }
+                }
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                self.emit(node, Val::Bool(true));
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                self.emit(node, Val::Bool(false));
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                self.emit(node, Val::Null);
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let (s, e) = self.number_span();
+                if let Some(f) = self.trie.field(node) {
+                    let x = parse_number(&self.s[s..e]).ok_or_else(|| self.err("invalid number"))?;
+                    self.sink.leaf(f, Val::Num(x), &self.bufs.chain);
+                }
+            }
+            _ => return Err(self.err("expected a value")),
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn emit(&mut self, node: u32, val: Val<'_>) {
+        if let Some(f) = self.trie.field(node) {
+            self.sink.leaf(f, val, &self.bufs.chain);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<(FieldId, String, usize)>);
+
+    impl LeafSink for Collect {
+        fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
+            self.0.push((field, format!("{val:?}"), chain.len()));
+        }
+    }
+
+    fn flat(trie: &PathTrie, ev: &str) -> Vec<(FieldId, String, usize)> {
+        let mut c = Collect::default();
+        let mut bufs = FlatBufs::default();
+        JsonSource(ev)
+            .walk(trie, &mut c, &mut bufs)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v: Value = serde_json::from_str(ev).unwrap_or_else(|e| panic!("{e}"));
+        let mut c2 = Collect::default();
+        ValueSource(&v)
+            .walk(trie, &mut c2, &mut bufs)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.0, c2.0, "text and value walks differ for {ev}");
+        c.0
+    }
+
+    #[test]
+    fn walks_only_tested_paths() {
+        let mut t = PathTrie::default();
+        let a = t.insert("detail.state.status");
+        let b = t.insert("source");
+        let got = flat(
+            &t,
+            r#"{"source":"x\"y","skip":{"a":[1,{"b":"}"}]},"detail":{"state.status":"run","state":{"status":[1,-2.5e1]}}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                (b, "Str(\"x\\\"y\")".to_string(), 0),
+                (a, "Str(\"run\")".to_string(), 0),
+                (a, "Num(1.0)".to_string(), 1),
+                (a, "Num(-25.0)".to_string(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_broken_json() {
+        let t = PathTrie::default();
+        let mut c = Collect::default();
+        let mut bufs = FlatBufs::default();
+        for bad in ["", "{", "{\"a\":}", "{\"a\":[}", "{} x", "{\"a\":\"b}"] {
+            assert!(JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unescapes() {
+        let mut s = String::new();
+        unescape(r"a\u0041\n\ud83d\ude80", &mut s).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, "aA\n\u{1F680}");
+    }
+}

@@ -1,0 +1,110 @@
+//! `wildcard` patterns: `*` matches any run of characters (including none),
+//! `\*` is a literal asterisk, `\\` a literal backslash; any other escape and two
+//! consecutive unescaped `*` are rejected with AWS's texts. Positions in error
+//! messages count bytes from 1, as AWS reports them.
+
+/// A compiled wildcard: the literal pieces between the stars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Wildcard {
+    parts: Vec<String>,
+}
+
+pub(crate) fn parse_wildcard(text: &str) -> Result<Wildcard, String> {
+    let b = text.as_bytes();
+    let mut parts: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'*' => {
+                if b.get(i + 1) == Some(&b'*') {
+                    return Err(format!("Consecutive wildcard characters at pos {}", i + 1));
+                }
+                parts.push(Vec::new());
+                i += 1;
+            }
+            b'\\' => match b.get(i + 1) {
+                Some(&c @ (b'*' | b'\\')) => {
+                    if let Some(last) = parts.last_mut() {
+                        last.push(c);
+                    }
+                    i += 2;
+                }
+                _ => return Err(format!("Invalid escape character at pos {}", i + 1)),
+            },
+            c => {
+                if let Some(last) = parts.last_mut() {
+                    last.push(c);
+                }
+                i += 1;
+            }
+        }
+    }
+    let parts = parts
+        .into_iter()
+        .map(|p| String::from_utf8(p).map_err(|_| "wildcard pattern is not valid UTF-8".to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Wildcard { parts })
+}
+
+impl Wildcard {
+    pub(crate) fn matches(&self, s: &str) -> bool {
+        let n = self.parts.len();
+        let (Some(first), Some(last)) = (self.parts.first(), self.parts.last()) else {
+            return false;
+        };
+        if n == 1 {
+            return s == first;
+        }
+        if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) || !s.ends_with(last.as_str()) {
+            return false;
+        }
+        let Some(mut mid) = s.get(first.len()..s.len() - last.len()) else {
+            return false;
+        };
+        for p in &self.parts[1..n - 1] {
+            match mid.find(p.as_str()) {
+                Some(k) => mid = &mid[k + p.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(p: &str) -> Wildcard {
+        parse_wildcard(p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn matching() {
+        assert!(w("arn:aws:events:us-east-1:*:event-bus/*").matches(
+            "arn:aws:events:us-east-1:123456789012:event-bus/myEventBus"
+        ));
+        assert!(w("*").matches(""));
+        assert!(w("").matches(""));
+        assert!(!w("").matches("x"));
+        assert!(w("a*a").matches("aa"));
+        assert!(!w("a*a").matches("a"));
+        assert!(w("*/dir/*").matches("x/dir/y"));
+        assert!(w("a\\*b").matches("a*b"));
+        assert!(!w("a\\*b").matches("axb"));
+        assert!(w("a\\\\b").matches("a\\b"));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            parse_wildcard("arn:aws:events:us-east-1:**:event-bus/*").err().as_deref(),
+            Some("Consecutive wildcard characters at pos 26")
+        );
+        assert_eq!(
+            parse_wildcard("a\\b").err().as_deref(),
+            Some("Invalid escape character at pos 2")
+        );
+        assert!(parse_wildcard("\\**").is_ok());
+    }
+}

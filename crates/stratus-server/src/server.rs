@@ -1,0 +1,180 @@
+//! The listener: one port for every service, graceful shutdown, health and metrics.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming as Body;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use stratus_core::Registry;
+use stratus_protocol::HttpResponse;
+use tokio::net::TcpListener;
+
+use crate::dispatch::{self, Incoming};
+use crate::identity::{AuthMode, Credentials};
+use crate::metrics::Metrics;
+use crate::routing::Router;
+
+/// Requests larger than this are refused before any service sees them.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub auth: AuthMode,
+    pub credentials: Credentials,
+    /// Shown by the health endpoint (e.g. `sqlite:./.stratus`).
+    pub store: String,
+}
+
+pub(crate) struct Shared {
+    pub router: Router,
+    pub metrics: Metrics,
+    pub auth: AuthMode,
+    pub credentials: Credentials,
+    pub registry: Arc<Registry>,
+    pub started: Instant,
+    pub store: String,
+}
+
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Bind the port (port 0 picks a free one).
+    pub async fn bind(config: ServerConfig, registry: Arc<Registry>, started: Instant) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let shared = Arc::new(Shared {
+            router: Router::new(&registry),
+            metrics: Metrics::default(),
+            auth: config.auth,
+            credentials: config.credentials,
+            registry,
+            started,
+            store: config.store,
+        });
+        Ok(Self { listener, shared })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until `shutdown` resolves; then stop accepting, let in-flight
+    /// requests finish, and shut the services down (which flushes the store).
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let shared = self.shared.clone();
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(
+                            TokioIo::new(stream),
+                            service_fn(move |req| {
+                                let shared = shared.clone();
+                                async move { Ok::<_, Infallible>(serve(shared, req).await) }
+                            }),
+                        );
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::trace!("connection ended: {e}");
+                        }
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: waiting for in-flight requests");
+        if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not finish within 30 s");
+        }
+        for (name, svc) in self.shared.registry.services() {
+            svc.shutdown();
+            tracing::debug!(service = %name, "stopped");
+        }
+    }
+}
+
+async fn serve(shared: Arc<Shared>, req: Request<Body>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    if let Some(internal) = path.strip_prefix("/_stratus/") {
+        return internal_endpoint(&shared, internal);
+    }
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return plain(413, "text/plain", "request body too large or unreadable".into());
+        }
+    };
+    let resp = dispatch::handle(
+        &shared,
+        Incoming {
+            method: parts.method.as_str(),
+            path,
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+        },
+    )
+    .await;
+    to_hyper(resp)
+}
+
+fn to_hyper(resp: HttpResponse) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(resp.status);
+    for (name, value) in &resp.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(Full::new(Bytes::from(resp.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"invalid response"))))
+}
+
+fn plain(status: u16, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    to_hyper(HttpResponse::new(status, content_type, body))
+}
+
+fn internal_endpoint(shared: &Shared, path: &str) -> Response<Full<Bytes>> {
+    match path {
+        "health" => {
+            let mut services = serde_json::Map::new();
+            let mut names: Vec<_> = shared.registry.services().collect();
+            names.sort_by(|a, b| a.0.cmp(b.0));
+            for (name, svc) in names {
+                services.insert(name.clone(), svc.status().into());
+            }
+            let body = serde_json::json!({
+                "status": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+                "uptime_seconds": shared.started.elapsed().as_secs_f64(),
+                "store": shared.store,
+                "auth": match shared.auth { AuthMode::Accept => "accept", AuthMode::Verify => "verify" },
+                "services": services,
+            });
+            plain(200, "application/json", serde_json::to_vec_pretty(&body).unwrap_or_default())
+        }
+        "metrics" => plain(200, "text/plain; version=0.0.4", shared.metrics.render().into_bytes()),
+        _ => plain(404, "text/plain", b"unknown Stratus endpoint".to_vec()),
+    }
+}

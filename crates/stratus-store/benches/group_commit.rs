@@ -1,0 +1,136 @@
+//! Group-commit throughput of the SQLite store.
+//!
+//! `cargo bench -p stratus-store` (optionally followed by `-- SECONDS` to set
+//! each scenario's duration, default 3). Each scenario runs N concurrent
+//! callers on a 2-worker tokio runtime, each awaiting `apply` in a loop, and
+//! prints batches/s and puts/s.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use stratus_store::{SqliteStore, Store, Write};
+
+struct Scenario {
+    name: &'static str,
+    callers: usize,
+    puts_per_batch: usize,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "1 caller, 1 put/batch",
+        callers: 1,
+        puts_per_batch: 1,
+    },
+    Scenario {
+        name: "32 callers, 1 put/batch",
+        callers: 32,
+        puts_per_batch: 1,
+    },
+    Scenario {
+        name: "128 callers, 1 put/batch",
+        callers: 128,
+        puts_per_batch: 1,
+    },
+    Scenario {
+        name: "32 callers, 10 puts/batch",
+        callers: 32,
+        puts_per_batch: 10,
+    },
+    Scenario {
+        name: "32 callers, 100 puts/batch",
+        callers: 32,
+        puts_per_batch: 100,
+    },
+    Scenario {
+        name: "1 caller, 1000 puts/batch",
+        callers: 1,
+        puts_per_batch: 1000,
+    },
+];
+
+const VALUE_LEN: usize = 100;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    // `cargo bench` passes `--bench`; a bare number sets the duration.
+    let seconds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse::<f64>().ok())
+        .unwrap_or(3.0);
+    let duration = Duration::from_secs_f64(seconds);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+
+    println!(
+        "SQLite group commit, {VALUE_LEN}-byte values, 16-byte keys, {seconds} s per scenario, \
+         {} CPUs",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<28} {:>14} {:>14} {:>12}",
+        "scenario", "batches/s", "puts/s", "mean µs"
+    );
+    for scenario in SCENARIOS {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(SqliteStore::open(dir.path())?);
+        let (batches, elapsed) = runtime.block_on(run(store.clone(), scenario, duration))?;
+        store.close();
+        let secs = elapsed.as_secs_f64();
+        let per_sec = batches as f64 / secs;
+        let mean_us = secs * 1e6 * scenario.callers as f64 / batches.max(1) as f64;
+        println!(
+            "{:<28} {:>14.0} {:>14.0} {:>12.1}",
+            scenario.name,
+            per_sec,
+            per_sec * scenario.puts_per_batch as f64,
+            mean_us
+        );
+    }
+    Ok(())
+}
+
+async fn run(
+    store: Arc<SqliteStore>,
+    scenario: &Scenario,
+    duration: Duration,
+) -> Result<(u64, Duration), Box<dyn Error>> {
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for caller in 0..scenario.callers {
+        let store = store.clone();
+        let done = done.clone();
+        let puts = scenario.puts_per_batch;
+        tasks.spawn(async move {
+            let value = vec![0xA5u8; VALUE_LEN];
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                let batch = (0..puts)
+                    .map(|_| {
+                        seq += 1;
+                        let mut key = Vec::with_capacity(16);
+                        key.extend_from_slice(&(caller as u64).to_be_bytes());
+                        key.extend_from_slice(&seq.to_be_bytes());
+                        Write::Put {
+                            table: "bench",
+                            key,
+                            value: value.clone(),
+                        }
+                    })
+                    .collect();
+                store.apply(batch).await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<(), stratus_store::StoreError>(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined??;
+    }
+    Ok((done.load(Ordering::Relaxed), started.elapsed()))
+}

@@ -1,0 +1,67 @@
+//! The storage interface of Stratus.
+//!
+//! Services keep their working state in memory and write every change through a
+//! [`Store`] before they acknowledge it: [`Store::apply`] resolves only once the
+//! batch is durable, and [`Store::scan`] reads a table back at start-up. A store
+//! is a set of named tables of `key → value` byte strings; keys sort bytewise.
+//!
+//! Implementations: [`MemoryStore`] (`--store memory`, keeps nothing) and
+//! [`SqliteStore`] (the embedded durable default: one SQLite file in WAL mode,
+//! written by a single writer thread that commits queued batches together —
+//! group commit — so `apply` never blocks the async runtime, and every
+//! acknowledged batch survives a `kill -9` of the process). A PostgreSQL
+//! implementation will implement the same trait and pass the same conformance
+//! suite (`tests/conformance.rs`).
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use stratus_core::BoxFuture;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// One change to a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Put {
+        table: &'static str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        table: &'static str,
+        key: Vec<u8>,
+    },
+    /// Delete every key of `table` that starts with `prefix`.
+    DeletePrefix {
+        table: &'static str,
+        prefix: Vec<u8>,
+    },
+}
+
+/// The rows of one table as [`Store::scan`] returns them: `(key, value)` in
+/// key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub trait Store: Send + Sync + 'static {
+    /// Apply `batch` atomically; resolves when it is durable.
+    fn apply(&self, batch: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Every `(key, value)` of `table`, in key order.
+    fn scan(&self, table: &str) -> Result<Rows, StoreError>;
+
+    /// Whether writes survive a restart (false for the memory store).
+    fn is_durable(&self) -> bool;
+
+    /// Flush and close; later writes fail with [`StoreError::Closed`].
+    fn close(&self) {}
+}

@@ -1,0 +1,107 @@
+//! `stratus start`: build the store and services, serve, shut down cleanly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use stratus_core::Registry;
+use stratus_server::{AuthMode, Credentials, Server, ServerConfig};
+use stratus_store::{MemoryStore, SqliteStore, Store};
+
+use crate::cli::{AuthArg, StartArgs, StoreKind};
+
+pub fn run(args: StartArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args, started))
+}
+
+async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
+    let (store, store_desc): (Arc<dyn Store>, String) = match args.store {
+        StoreKind::Memory => (Arc::new(MemoryStore), "memory".to_string()),
+        StoreKind::Sqlite => {
+            let store = SqliteStore::open(&args.data_dir)
+                .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+            (Arc::new(store), format!("sqlite:{}", args.data_dir.display()))
+        }
+    };
+    let mut registry = Registry::new();
+    registry.register(
+        "sqs",
+        stratus_sqs::SqsService::new(store.clone()).context("loading SQS state")?,
+    );
+    registry.register(
+        "sts",
+        stratus_sts::StsService::new().context("loading the STS model")?,
+    );
+    let registry = Arc::new(registry);
+
+    let auth = match args.auth {
+        AuthArg::Accept => AuthMode::Accept,
+        AuthArg::Verify => AuthMode::Verify,
+    };
+    let credentials = Credentials(
+        args.credentials
+            .iter()
+            .filter_map(|c| c.split_once(':'))
+            .map(|(k, s)| (k.to_string(), s.to_string()))
+            .collect::<HashMap<_, _>>(),
+    );
+    if auth == AuthMode::Accept {
+        tracing::info!("auth: accepting any credentials (use --auth verify to check signatures)");
+    }
+    let config = ServerConfig {
+        host: args.host.clone(),
+        port: args.port,
+        auth,
+        credentials,
+        store: store_desc.clone(),
+    };
+    let server = Server::bind(config, registry, started)
+        .await
+        .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+    let addr = server.local_addr()?;
+    // The one ready line: scripts wait for it and read the endpoint from it.
+    println!(
+        "Stratus {} ready on http://{addr} (store: {store_desc}, started in {:.1} ms)",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    server.run(shutdown_signal()).await;
+    store.close();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

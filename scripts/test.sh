@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the Python test clients
+# (pinned in tests/e2e/requirements.txt) into .venv, builds Stratus, runs the
+# Rust tests and the end-to-end tests against the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROOT=$PWD
+VENV=${STRATUS_TEST_VENV:-$ROOT/.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check -r tests/e2e/requirements.txt
+
+# One release build serves the Rust tests, the end-to-end tests and the benchmarks.
+cargo build --release --locked --workspace --bins
+cargo test --release --locked --workspace
+
+export STRATUS_BIN="$PWD/target/release/stratus"
+export PATH="$VENV/bin:$PATH"
+cd tests/e2e
+# Two workers: each starts its own session server.
+exec "$VENV/bin/python" -m pytest -n 2 -q "$@"
