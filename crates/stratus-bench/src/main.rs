@@ -59,6 +59,8 @@ enum Command {
     All(all::AllArgs),
     /// Render JSON results of several emulators into a markdown table.
     Summary(summary::SummaryArgs),
+    /// Print a currently free TCP port on 127.0.0.1 (for scripts).
+    FreePort,
 }
 
 /// Options every load-generating subcommand takes.
@@ -70,6 +72,15 @@ pub struct CommonArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// Lets the OS pick an unused port. The listener is closed before the port is
+/// used, so a race is possible in theory; scripts on an otherwise idle machine
+/// can live with that.
+fn free_port() -> Result<()> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    println!("{}", listener.local_addr()?.port());
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -89,6 +100,7 @@ fn main() -> Result<()> {
             Command::Depth(args) => depth::run(args).await,
             Command::All(args) => all::run(args).await,
             Command::Summary(args) => summary::run(&args),
+            Command::FreePort => free_port(),
         }
     })
 }

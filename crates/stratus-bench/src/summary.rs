@@ -139,9 +139,18 @@ pub fn render(dir: &Path, preamble: &str) -> Result<String> {
         md.push_str(preamble);
         md.push_str("\n\n");
     }
-    md.push_str(
-        "| Emulator | Version | Startup (ms) | Idle RSS (MiB) | SendMessage c=32 (msg/s) | Send p50 / p99 (ms) \
-         | Drain 10k, 8 workers (msg/s) | Round trip c=1 p50 / p99 (µs) | Errors |\n",
+    // Column headers carry the parameters actually used, taken from the reports.
+    let first = |pick: fn(&Emulator) -> &Option<Value>, key: &str| {
+        emulators.iter().find_map(|e| num(pick(e), &[key])).map_or("?".to_string(), |v| format!("{v}"))
+    };
+    let connections = first(|e| &e.send, "connections");
+    let messages = first(|e| &e.drain, "messages");
+    let workers = first(|e| &e.drain, "workers");
+    let _ = writeln!(
+        md,
+        "| Emulator | Version | Startup (ms) | Idle RSS (MiB) | SendMessage c={connections} (msg/s) \
+         | Send p50 / p99 (ms) | Drain {messages} msgs, {workers} workers (msg/s) \
+         | Round trip c=1 p50 / p99 (µs) | Errors |",
     );
     md.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
     for e in &emulators {

@@ -1,14 +1,23 @@
 //! The compiled, indexed form of one or many patterns, and the matching engine.
 //!
-//! Every `$or` branch of every pattern is a conjunction of field tests. Each
-//! test is registered under its field: exact strings, numbers, booleans and
-//! null go into hash maps keyed by value, prefixes and suffixes into maps keyed
-//! by their bytes (one map per length), the remaining operators into a short
-//! per-field list. An event is flattened once; each leaf is looked up only in
-//! its own field's index, and every hit sets one bit in its branch's 64-bit
-//! mask. A branch matches when all its positive tests are hit and its
-//! `exists: false` tests see no value. Cost follows the number of *hits*, not
-//! the number of rules.
+//! Every `$or` branch of every pattern is a conjunction of field tests. Tests
+//! whose operators can be looked up are registered under their field: exact
+//! strings, numbers, booleans and null, and `equals-ignore-case` in hash maps
+//! keyed by value; prefixes and suffixes in maps keyed by their bytes (one map
+//! per length); `exists: true` in a list. Matching runs in three steps:
+//!
+//! 1. The event is flattened once. Each leaf is looked up only in its own
+//!    field's maps; every hit sets one bit in its branch's 64-bit mask. Leaves
+//!    of fields that also carry non-indexed tests (`numeric`, `anything-but`,
+//!    `wildcard`, `cidr`, case-insensitive prefix/suffix) are kept aside.
+//! 2. Non-indexed tests are evaluated only for branches whose indexed tests
+//!    all hit (a branch made of non-indexed tests only is always evaluated).
+//!    Typical rules carry an exact `source` or `detail-type`, so this step only
+//!    sees the few rules that could still match.
+//! 3. A branch matches when all its positive tests hit and its
+//!    `exists: false` tests see no value.
+//!
+//! Cost follows the number of hits, not the number of rules.
 //!
 //! Array consistency (EventBridge refuses a match in which two tested fields
 //! come from different elements of the same array) is checked only when a
@@ -49,8 +58,25 @@ struct FieldIndex {
     eq_ic: FxMap<Box<str>, Vec<Target>>,
     prefix: ByLen,
     suffix: ByLen,
-    /// Everything else, evaluated one by one.
-    others: Vec<(Matcher, Target)>,
+    /// Some branch has a non-indexed test on this field: keep its leaves.
+    deferred: bool,
+    /// Some non-indexed test is a `cidr`: parse leaves as IP addresses once.
+    needs_ip: bool,
+}
+
+/// Can the matcher be answered by the per-field maps?
+fn is_indexed(m: &Matcher) -> bool {
+    matches!(
+        m,
+        Matcher::ExactStr { .. }
+            | Matcher::ExactNum(_)
+            | Matcher::ExactBool(_)
+            | Matcher::ExactNull
+            | Matcher::EqualsIgnoreCase(_)
+            | Matcher::Prefix(_)
+            | Matcher::Suffix(_)
+            | Matcher::Exists(_)
+    )
 }
 
 fn add_by_len(list: &mut ByLen, key: &[u8], t: Target) {
@@ -85,9 +111,8 @@ impl FieldIndex {
             Matcher::Prefix(p) => add_by_len(&mut self.prefix, p.as_bytes(), t),
             Matcher::Suffix(p) => add_by_len(&mut self.suffix, p.as_bytes(), t),
             Matcher::Exists(true) => self.any.push(t),
-            // Absence is decided per field, not per value.
-            Matcher::Exists(false) => {}
-            other => self.others.push((other.clone(), t)),
+            // Absence is decided per field; other operators are deferred.
+            _ => {}
         }
     }
 }
@@ -107,12 +132,27 @@ struct Cond {
     matchers: Arc<[Matcher]>,
 }
 
+/// A test with non-indexed operators, evaluated in step 2.
+#[derive(Debug, Clone)]
+struct Deferred {
+    bit: u8,
+    field: FieldId,
+    /// Only the non-indexed operators of the test.
+    matchers: Arc<[Matcher]>,
+    /// The branch fails when this test does not hit.
+    positive: bool,
+}
+
 #[derive(Debug, Clone)]
 struct SubInfo {
     rule: u32,
     /// Tests that need a matching value.
     pos: u64,
+    /// Positive tests answered entirely by the maps: all must hit before the
+    /// branch's deferred tests are evaluated.
+    gate: u64,
     absent: Vec<Absent>,
+    deferred: Vec<Deferred>,
     conds: Vec<Cond>,
 }
 
@@ -124,6 +164,9 @@ pub(crate) struct Index {
     subs: Vec<SubInfo>,
     /// Branches without positive tests: checked for every event.
     always: Vec<u32>,
+    /// Branches with deferred tests but no indexed positive test: their
+    /// deferred tests are evaluated for every event.
+    ungated: Vec<u32>,
     rules: u32,
 }
 
@@ -147,6 +190,29 @@ struct State {
     field_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     lower: String,
+    /// Leaves kept for step 2, chained per field from `dhead`.
+    dleaves: Vec<DLeaf>,
+    dstr: String,
+    dhead: Vec<u32>,
+    dhead_epoch: Vec<u32>,
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+enum DVal {
+    Str(u32, u32),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DLeaf {
+    next: u32,
+    val: DVal,
+    ip: Option<IpKey>,
+    in_array: bool,
 }
 
 impl State {
@@ -158,6 +224,8 @@ impl State {
         }
         if self.field_epoch.len() < fields {
             self.field_epoch.resize(fields, 0);
+            self.dhead.resize(fields, NIL);
+            self.dhead_epoch.resize(fields, 0);
         }
         if self.rule_epoch.len() < rules {
             self.rule_epoch.resize(rules, 0);
@@ -166,10 +234,35 @@ impl State {
         if self.epoch == 0 {
             self.sub_epoch.iter_mut().for_each(|e| *e = 0);
             self.field_epoch.iter_mut().for_each(|e| *e = 0);
+            self.dhead_epoch.iter_mut().for_each(|e| *e = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
         }
         self.touched.clear();
+        self.dleaves.clear();
+        self.dstr.clear();
+    }
+
+    fn keep_leaf(&mut self, field: FieldId, val: Val<'_>, needs_ip: bool, in_array: bool) {
+        let f = field as usize;
+        let next = if self.dhead_epoch[f] == self.epoch { self.dhead[f] } else { NIL };
+        let mut ip = None;
+        let val = match val {
+            Val::Str(s) => {
+                if needs_ip {
+                    ip = ip_value(s);
+                }
+                let start = self.dstr.len() as u32;
+                self.dstr.push_str(s);
+                DVal::Str(start, s.len() as u32)
+            }
+            Val::Num(x) => DVal::Num(x),
+            Val::Bool(b) => DVal::Bool(b),
+            Val::Null => DVal::Null,
+        };
+        self.dhead[f] = self.dleaves.len() as u32;
+        self.dhead_epoch[f] = self.epoch;
+        self.dleaves.push(DLeaf { next, val, ip, in_array });
     }
 
     #[inline]
@@ -243,10 +336,6 @@ impl LeafSink for SlowSink<'_> {
 }
 
 impl Index {
-    pub(crate) fn rule_count(&self) -> usize {
-        self.rules as usize
-    }
-
     /// Register the branches of rule `rule` (ids are dense, from 0).
     pub(crate) fn add_rule(&mut self, rule: u32, branches: &[Branch]) {
         self.rules = self.rules.max(rule + 1);
@@ -255,7 +344,9 @@ impl Index {
             let mut info = SubInfo {
                 rule,
                 pos: 0,
+                gate: 0,
                 absent: Vec::new(),
+                deferred: Vec::new(),
                 conds: Vec::with_capacity(branch.len()),
             };
             for (bit, cond) in branch.iter().enumerate() {
@@ -279,6 +370,22 @@ impl Index {
                 for m in cond.matchers.iter() {
                     self.fields[field as usize].add(m, t);
                 }
+                let slow: Vec<Matcher> = cond.matchers.iter().filter(|m| !is_indexed(m)).cloned().collect();
+                if slow.is_empty() {
+                    if !has_absent {
+                        info.gate |= 1u64 << bit;
+                    }
+                } else {
+                    let fi = &mut self.fields[field as usize];
+                    fi.deferred = true;
+                    fi.needs_ip |= slow.iter().any(|m| matches!(m, Matcher::Cidr(_)));
+                    info.deferred.push(Deferred {
+                        bit,
+                        field,
+                        matchers: slow.into(),
+                        positive: !has_absent,
+                    });
+                }
                 info.conds.push(Cond {
                     field,
                     matchers: cond.matchers.clone(),
@@ -286,6 +393,9 @@ impl Index {
             }
             if info.pos == 0 {
                 self.always.push(sub);
+            }
+            if info.gate == 0 && !info.deferred.is_empty() {
+                self.ungated.push(sub);
             }
             self.subs.push(info);
         }
@@ -351,9 +461,45 @@ impl Index {
             Val::Bool(false) => st.touch(&fi.exact_false, in_array),
             Val::Null => st.touch(&fi.exact_null, in_array),
         }
-        for (m, t) in &fi.others {
-            if m.matches(val) {
-                st.touch(std::slice::from_ref(t), in_array);
+        if fi.deferred {
+            st.keep_leaf(field, val, fi.needs_ip, in_array);
+        }
+    }
+
+    /// Step 2 for one branch: evaluate its deferred tests on the kept leaves.
+    fn eval_deferred(&self, st: &mut State, sub: u32) {
+        let info = &self.subs[sub as usize];
+        for d in &info.deferred {
+            let bit = 1u64 << d.bit;
+            let s = sub as usize;
+            let already = st.sub_epoch[s] == st.epoch && st.hit[s] & bit != 0;
+            if !already {
+                let f = d.field as usize;
+                let mut i = if st.dhead_epoch[f] == st.epoch { st.dhead[f] } else { NIL };
+                while i != NIL {
+                    let leaf = st.dleaves[i as usize];
+                    let val = match leaf.val {
+                        DVal::Str(a, n) => Val::Str(&st.dstr[a as usize..(a + n) as usize]),
+                        DVal::Num(x) => Val::Num(x),
+                        DVal::Bool(b) => Val::Bool(b),
+                        DVal::Null => Val::Null,
+                    };
+                    let hit = d.matchers.iter().any(|m| match m {
+                        Matcher::Cidr(r) => leaf.ip.is_some_and(|ip| r.contains(&ip)),
+                        m => m.matches(val),
+                    });
+                    i = leaf.next;
+                    if hit {
+                        st.touch(&[Target { sub, bit: d.bit }], leaf.in_array);
+                        if !leaf.in_array {
+                            break;
+                        }
+                    }
+                }
+            }
+            let now = st.sub_epoch[s] == st.epoch && st.hit[s] & bit != 0;
+            if d.positive && !now {
+                return;
             }
         }
     }
@@ -387,6 +533,19 @@ impl Index {
         let st = &mut sc.st;
         st.begin(self.subs.len(), self.trie.field_count(), self.rules as usize);
         ev.walk(&self.trie, &mut FastSink { idx: self, st }, &mut sc.bufs)?;
+
+        let st = &mut sc.st;
+        let first = st.touched.len();
+        for i in 0..first {
+            let sub = st.touched[i];
+            let info = &self.subs[sub as usize];
+            if !info.deferred.is_empty() && info.gate != 0 && st.hit[sub as usize] & info.gate == info.gate {
+                self.eval_deferred(st, sub);
+            }
+        }
+        for &sub in &self.ungated {
+            self.eval_deferred(st, sub);
+        }
 
         sc.pending.clear();
         let st = &mut sc.st;

@@ -20,6 +20,9 @@ mod validate;
 mod xml;
 mod xml_in;
 
+#[cfg(test)]
+mod query_output_tests;
+
 pub use error_codec::encode_error;
 pub use message::{HttpRequest, HttpResponse};
 pub use query::parse_form;

@@ -586,6 +586,9 @@ pub fn encode_output(
     output: &Value,
     request_id: &str,
 ) -> HttpResponse {
+    let empty = Value::Object(Map::new());
+    // A service that returns nothing for an output with body members still sends `{}`.
+    let output = if output.is_object() { output } else { &empty };
     let mut status = op.http.response_code.unwrap_or(200);
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut body = Vec::new();
@@ -662,7 +665,7 @@ pub fn encode_output(
                     (_, Some(v)) => match protocol {
                         Protocol::RestXml => {
                             body =
-                                xml_document(model, xml::xml_name(model, name, member), member, v);
+                                xml_document(model, xml::wire_name(model, name, member), member, v);
                             content_type = Some("application/xml");
                         }
                         _ => {

@@ -42,8 +42,8 @@ impl ValidationError {
     /// `MissingParameter` / `InvalidParameterValue`; the others with Coral's
     /// `ValidationException`.
     pub fn to_aws(&self, model: &ServiceModel) -> AwsError {
-        let query_era =
-            model.is_query_compatible() || model.protocol() == stratus_model::Protocol::AwsQuery;
+        let query_era = model.is_query_compatible()
+            || model.protocol() == stratus_model::Protocol::AwsQuery;
         if query_era {
             return match self.kind {
                 ValidationKind::Missing => AwsError::new(
@@ -307,18 +307,8 @@ mod tests {
     #[test]
     fn type_and_enum_errors() {
         let m = model("sqs");
-        let err = validate_input(
-            &m,
-            "SendMessage",
-            &json!({"QueueUrl": "u", "MessageBody": 5}),
-        );
-        assert!(matches!(
-            err,
-            Err(ValidationError {
-                kind: ValidationKind::Type("string"),
-                ..
-            })
-        ));
+        let err = validate_input(&m, "SendMessage", &json!({"QueueUrl": "u", "MessageBody": 5}));
+        assert!(matches!(err, Err(ValidationError { kind: ValidationKind::Type("string"), .. })));
         let m = model("lambda");
         let err = validate_input(
             &m,
@@ -330,11 +320,7 @@ mod tests {
         assert!(matches!(err.kind, ValidationKind::Enum(_)));
         let aws = err.to_aws(&m);
         assert_eq!(aws.code, "ValidationException");
-        assert!(
-            aws.message.contains("at 'invocationType'"),
-            "{}",
-            aws.message
-        );
+        assert!(aws.message.contains("at 'invocationType'"), "{}", aws.message);
     }
 
     #[test]
@@ -344,9 +330,13 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("expected an error"));
         assert!(matches!(err.kind, ValidationKind::Length { .. }));
-        let err = validate_input(&m, "ListFunctions", &json!({"MaxItems": 100000}))
-            .err()
-            .unwrap_or_else(|| panic!("expected an error"));
+        let err = validate_input(
+            &m,
+            "ListFunctions",
+            &json!({"MaxItems": 100000}),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
         assert!(matches!(err.kind, ValidationKind::Range { .. }));
     }
 }

@@ -124,23 +124,9 @@ pub fn write_members(model: &ServiceModel, w: &mut XmlWriter, shape_name: &str, 
             if v.is_null() {
                 continue;
             }
-            write_value(model, w, xml_name(model, name, member), member, v);
+            write_value(model, w, wire_name(model, name, member), member, v);
         }
     }
-}
-
-/// The element name of a member: the reference's `locationName`, else the
-/// target shape's (botocore merges shape traits under reference traits), else
-/// the member name.
-pub fn xml_name<'a>(model: &'a ServiceModel, member_name: &'a str, r: &'a ShapeRef) -> &'a str {
-    r.location_name
-        .as_deref()
-        .or_else(|| {
-            model
-                .shape(&r.shape)
-                .and_then(|s| s.location_name.as_deref())
-        })
-        .unwrap_or(member_name)
 }
 
 /// The `xmlns` attribute an `xmlNamespace` trait asks for (`{"uri", "prefix"}` or a bare URI).
@@ -178,12 +164,21 @@ fn structure_attrs(model: &ServiceModel, r: &ShapeRef, value: &Value) -> Vec<(St
                 continue;
             }
             if let Some(v) = obj.get(name.as_str()).filter(|v| !v.is_null()) {
-                let key = xml_name(model, name, member).to_string();
+                let key = wire_name(model, name, member).to_string();
                 attrs.push((key, scalar_text(model, member, v)));
             }
         }
     }
     attrs
+}
+
+/// A member's wire name: its own `locationName`, else its shape's, else the member name.
+pub fn wire_name<'a>(model: &'a ServiceModel, name: &'a str, member: &'a ShapeRef) -> &'a str {
+    member
+        .location_name
+        .as_deref()
+        .or_else(|| model.shape(&member.shape).and_then(|s| s.location_name.as_deref()))
+        .unwrap_or(name)
 }
 
 /// Write `value` of the shape `r` points to as element `name`.

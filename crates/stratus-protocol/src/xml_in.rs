@@ -11,7 +11,7 @@ use stratus_core::Value;
 use stratus_model::{ServiceModel, ShapeKind, ShapeRef};
 
 use crate::rest::scalar_from_text;
-use crate::xml::xml_name;
+use crate::xml::wire_name;
 
 /// Deeper documents are refused: no modelled S3 body comes close, and the
 /// model-driven reader recurses once per level.
@@ -153,7 +153,7 @@ pub fn read_structure(
         if member.location.is_some() {
             continue; // bound to the URI, query string or headers
         }
-        let wire = xml_name(model, name, member);
+        let wire = wire_name(model, name, member);
         if member.xml_attribute == Some(true) {
             if let Some(text) = el.attr(wire) {
                 out.insert(name.clone(), scalar_from_text(model, member, text)?);

@@ -230,16 +230,20 @@ pub(crate) fn parse_redrive_policy(value: &str) -> Result<RedrivePolicy, AwsErro
         .ok_or_else(|| bad("Redrive policy is not a valid JSON map."))?;
     for k in obj.keys() {
         if k != "deadLetterTargetArn" && k != "maxReceiveCount" {
-            return Err(bad(&format!("Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount]. Found: {k}")));
+            return Err(bad(&format!(
+                "Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount]. Found: {k}"
+            )));
         }
     }
     let arn = obj
         .get("deadLetterTargetArn")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
-    let count = obj
-        .get("maxReceiveCount")
-        .ok_or_else(|| bad("Redrive policy does not contain mandatory attribute: maxReceiveCount."))?;
+        .ok_or_else(|| {
+            bad("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+        })?;
+    let count = obj.get("maxReceiveCount").ok_or_else(|| {
+        bad("Redrive policy does not contain mandatory attribute: maxReceiveCount.")
+    })?;
     let n = json_u32(count).unwrap_or(-1);
     if !(1..=1000).contains(&n) {
         return Err(bad(&format!(
@@ -265,7 +269,9 @@ pub(crate) fn parse_redrive_allow_policy(value: &str) -> Result<RedriveAllowPoli
     let permission = obj
         .get("redrivePermission")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("Redrive allow policy does not contain mandatory attribute: redrivePermission."))?;
+        .ok_or_else(|| {
+            bad("Redrive allow policy does not contain mandatory attribute: redrivePermission.")
+        })?;
     let arns: Vec<String> = match obj.get("sourceQueueArns") {
         None => Vec::new(),
         Some(serde_json::Value::Array(a)) => a
@@ -289,7 +295,10 @@ pub(crate) fn parse_redrive_allow_policy(value: &str) -> Result<RedriveAllowPoli
                     "sourceQueueArns must contain between 1 and 10 queue ARNs when redrivePermission is byQueue.",
                 ));
             }
-            if arns.iter().any(|a| crate::urls::parse_queue_arn(a).is_none()) {
+            if arns
+                .iter()
+                .any(|a| crate::urls::parse_queue_arn(a).is_none())
+            {
                 return Err(bad("sourceQueueArns contains an invalid queue ARN."));
             }
         }
@@ -330,9 +339,7 @@ pub(crate) fn apply_attributes(
             "MaximumMessageSize" => {
                 cfg.max_message_size = parse_int(name, v, 1024, MAX_MAX_MESSAGE_SIZE)?
             }
-            "MessageRetentionPeriod" => {
-                cfg.retention_seconds = parse_int(name, v, 60, 1_209_600)?
-            }
+            "MessageRetentionPeriod" => cfg.retention_seconds = parse_int(name, v, 60, 1_209_600)?,
             "ReceiveMessageWaitTimeSeconds" => {
                 cfg.receive_wait_seconds = parse_int(name, v, 0, 20)?
             }
@@ -341,8 +348,8 @@ pub(crate) fn apply_attributes(
                 if v.is_empty() {
                     cfg.policy = None;
                 } else {
-                    let doc: serde_json::Value = serde_json::from_str(v)
-                        .map_err(|_| invalid_attribute_value(name))?;
+                    let doc: serde_json::Value =
+                        serde_json::from_str(v).map_err(|_| invalid_attribute_value(name))?;
                     if !doc.is_object() {
                         return Err(invalid_attribute_value(name));
                     }
@@ -421,6 +428,7 @@ pub(crate) fn apply_attributes(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -454,9 +462,7 @@ mod tests {
         let e = apply_attributes(&mut c, &attrs(&[("DelaySeconds", "901")]), true).unwrap_err();
         assert_eq!(e.code, "InvalidAttributeValue");
         assert_eq!(e.message, "Invalid value for the parameter DelaySeconds.");
-        assert!(
-            apply_attributes(&mut c, &attrs(&[("MaximumMessageSize", "1023")]), true).is_err()
-        );
+        assert!(apply_attributes(&mut c, &attrs(&[("MaximumMessageSize", "1023")]), true).is_err());
         assert!(
             apply_attributes(&mut c, &attrs(&[("MaximumMessageSize", "1048576")]), true).is_ok()
         );
@@ -465,14 +471,22 @@ mod tests {
         );
         assert!(apply_attributes(&mut c, &attrs(&[("VisibilityTimeout", "43201")]), true).is_err());
         assert!(
-            apply_attributes(&mut c, &attrs(&[("ReceiveMessageWaitTimeSeconds", "21")]), true)
-                .is_err()
+            apply_attributes(
+                &mut c,
+                &attrs(&[("ReceiveMessageWaitTimeSeconds", "21")]),
+                true
+            )
+            .is_err()
         );
         let e = apply_attributes(&mut c, &attrs(&[("Bogus", "1")]), true).unwrap_err();
         assert_eq!(e.code, "InvalidAttributeName");
         assert_eq!(e.message, "Unknown Attribute Bogus.");
-        let e = apply_attributes(&mut c, &attrs(&[("ContentBasedDeduplication", "true")]), true)
-            .unwrap_err();
+        let e = apply_attributes(
+            &mut c,
+            &attrs(&[("ContentBasedDeduplication", "true")]),
+            true,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "InvalidAttributeName");
     }
 
@@ -487,7 +501,12 @@ mod tests {
             p.to_json(),
             r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":3}"#
         );
-        assert!(parse_redrive_policy(r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:0:d","maxReceiveCount":0}"#).is_err());
+        assert!(
+            parse_redrive_policy(
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:0:d","maxReceiveCount":0}"#
+            )
+            .is_err()
+        );
         assert!(parse_redrive_policy("nope").is_err());
         assert!(parse_redrive_allow_policy(r#"{"redrivePermission":"allowAll"}"#).is_ok());
         assert!(parse_redrive_allow_policy(r#"{"redrivePermission":"byQueue"}"#).is_err());

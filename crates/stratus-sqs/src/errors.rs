@@ -12,7 +12,11 @@ pub(crate) fn invalid_parameter(message: impl Into<String>) -> AwsError {
 }
 
 /// `Value X for parameter P is invalid. Reason: R`.
-pub(crate) fn invalid_value(parameter: &str, value: impl std::fmt::Display, reason: &str) -> AwsError {
+pub(crate) fn invalid_value(
+    parameter: &str,
+    value: impl std::fmt::Display,
+    reason: &str,
+) -> AwsError {
     invalid_parameter(format!(
         "Value {value} for parameter {parameter} is invalid. Reason: {reason}"
     ))

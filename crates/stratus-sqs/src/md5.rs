@@ -13,6 +13,7 @@ pub(crate) fn md5_bytes(data: &[u8]) -> [u8; 16] {
     Md5::digest(data).into()
 }
 
+#[cfg(test)]
 pub(crate) fn md5_hex(data: &[u8]) -> String {
     hex::encode(md5_bytes(data))
 }
@@ -45,6 +46,7 @@ pub(crate) fn md5_of_attributes<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -58,7 +60,10 @@ mod tests {
     #[test]
     fn body_digest() {
         assert_eq!(md5_hex(b"hello"), "5d41402abc4b2a76b9719d911017c592");
-        assert_eq!(md5_hex("héllo".as_bytes()), hex::encode(md5_bytes("héllo".as_bytes())));
+        assert_eq!(
+            md5_hex("héllo".as_bytes()),
+            hex::encode(md5_bytes("héllo".as_bytes()))
+        );
     }
 
     #[test]

@@ -177,10 +177,13 @@ fn valid_attr_name(name: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
+/// Attributes sorted by name.
+pub(crate) type AttrList = Vec<(Box<str>, AttrValue)>;
+
 /// Validate user message attributes; returns them sorted, and their byte size.
 pub(crate) fn validate_message_attributes(
     attrs: &BTreeMap<String, MessageAttributeValue>,
-) -> Result<(Vec<(Box<str>, AttrValue)>, usize), AwsError> {
+) -> Result<(AttrList, usize), AwsError> {
     if attrs.len() > 10 {
         return Err(invalid_parameter(format!(
             "Number of message attributes [{}] exceeds the allowed maximum [10].",
@@ -293,19 +296,24 @@ pub(crate) fn validate_system_attributes(
 pub(crate) fn validate_token(param: &str, value: &str) -> Result<(), AwsError> {
     let ok = !value.is_empty()
         && value.len() <= 128
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation());
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation());
     if ok {
         Ok(())
     } else {
         Err(crate::errors::invalid_value(
             param,
             value,
-            &format!("{param} can only include alphanumeric and punctuation characters. 1 to 128 in length."),
+            &format!(
+                "{param} can only include alphanumeric and punctuation characters. 1 to 128 in length."
+            ),
         ))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

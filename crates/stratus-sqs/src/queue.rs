@@ -126,7 +126,8 @@ impl QueueState {
     }
 
     pub(crate) fn next_seq(&mut self, now_ms: i64) -> u64 {
-        let floor = 10_000_000_000_000_000_000u64.saturating_add((now_ms.max(0) as u64).saturating_mul(1000));
+        let floor = 10_000_000_000_000_000_000u64
+            .saturating_add((now_ms.max(0) as u64).saturating_mul(1000));
         self.last_seq = (self.last_seq + 1).max(floor);
         self.last_seq
     }
@@ -211,7 +212,11 @@ impl QueueState {
         let was = m.state;
         m.generation = m.generation.wrapping_add(1);
         let gen_ = m.generation;
-        let group = if self.cfg.fifo { m.group().cloned() } else { None };
+        let group = if self.cfg.fifo {
+            m.group().cloned()
+        } else {
+            None
+        };
         self.set_state(id, MsgState::Visible);
         match group {
             Some(g) => {
@@ -392,7 +397,10 @@ impl QueueState {
                 let Some(g) = self.ready_groups.front().cloned() else {
                     break;
                 };
-                let head = self.groups.get(&g).and_then(|grp| grp.queue.front().copied());
+                let head = self
+                    .groups
+                    .get(&g)
+                    .and_then(|grp| grp.queue.front().copied());
                 match head.and_then(|id| self.msgs.get(&id).map(|m| (id, m.state))) {
                     Some((id, MsgState::Visible)) => {
                         // remove() keeps the group queued while its next head is visible.
@@ -523,7 +531,10 @@ impl QueueState {
                 break;
             }
             if let Some((t, key)) = self.dedup_order.pop_front()
-                && self.dedup.get(&key).is_some_and(|e| e.expires_at <= now && e.expires_at == t)
+                && self
+                    .dedup
+                    .get(&key)
+                    .is_some_and(|e| e.expires_at <= now && e.expires_at == t)
             {
                 self.dedup.remove(&key);
                 expired_keys.push(key);
@@ -533,7 +544,8 @@ impl QueueState {
         let live = self.msgs.len();
         if self.expiry.len() > 2 * live + 1024 {
             let msgs = &self.msgs;
-            self.expiry.retain(|(b, id)| msgs.get(id).is_some_and(|m| m.retention_base == *b));
+            self.expiry
+                .retain(|(b, id)| msgs.get(id).is_some_and(|m| m.retention_base == *b));
         }
         if self.timers.len() > 2 * live + 1024 {
             let msgs = &self.msgs;
@@ -556,6 +568,7 @@ pub(crate) enum VisibilityError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::message::MsgExtra;
@@ -599,7 +612,10 @@ mod tests {
         let mut dlq = Vec::new();
         let got = q.receive(10, 30_000, 1000, None, &mut dlq);
         assert_eq!(bodies(&q, &got), ["a"]);
-        assert_eq!((q.count_visible(), q.count_inflight(), q.count_delayed()), (0, 1, 1));
+        assert_eq!(
+            (q.count_visible(), q.count_inflight(), q.count_delayed()),
+            (0, 1, 1)
+        );
         assert!(q.receive(10, 30_000, 2000, None, &mut dlq).is_empty());
         let got = q.receive(10, 30_000, 5000, None, &mut dlq);
         assert_eq!(bodies(&q, &got), ["b"]);
@@ -609,10 +625,7 @@ mod tests {
         let id = got[0];
         assert_eq!(q.msgs[&id].receive_count, 2);
         let nonce = q.msgs[&id].nonce;
-        assert_eq!(
-            q.change_visibility(id, nonce, 0, 31_500),
-            Ok(())
-        );
+        assert_eq!(q.change_visibility(id, nonce, 0, 31_500), Ok(()));
         assert_eq!(q.receive(1, 30_000, 31_500, None, &mut dlq), vec![id]);
         let nonce = q.msgs[&id].nonce;
         assert_eq!(
@@ -642,7 +655,13 @@ mod tests {
     #[test]
     fn fifo_group_locking_and_order() {
         let mut q = QueueState::new(QueueConfig::new(true), 0, false);
-        for (b, g) in [("a1", "A"), ("b1", "B"), ("a2", "A"), ("a3", "A"), ("b2", "B")] {
+        for (b, g) in [
+            ("a1", "A"),
+            ("b1", "B"),
+            ("a2", "A"),
+            ("a3", "A"),
+            ("b2", "B"),
+        ] {
             q.insert(msg(b, Some(g), 0, 0));
         }
         let mut dlq = Vec::new();

@@ -50,6 +50,7 @@ pub(crate) fn queue_arn(region: &str, account: &str, name: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

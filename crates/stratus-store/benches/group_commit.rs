@@ -1,7 +1,8 @@
 //! Group-commit throughput of the SQLite store.
 //!
 //! `cargo bench -p stratus-store` (optionally followed by `-- SECONDS` to set
-//! each scenario's duration, default 3). Each scenario runs N concurrent
+//! each scenario's duration, default 3, and scenario ids such as `c32x1` to
+//! run only those). Each scenario runs N concurrent
 //! callers on a 2-worker tokio runtime, each awaiting `apply` in a loop, and
 //! prints batches/s and puts/s.
 
@@ -20,32 +21,32 @@ struct Scenario {
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
-        name: "1 caller, 1 put/batch",
+        name: "c1x1     1 caller, 1 put/batch",
         callers: 1,
         puts_per_batch: 1,
     },
     Scenario {
-        name: "32 callers, 1 put/batch",
+        name: "c32x1    32 callers, 1 put/batch",
         callers: 32,
         puts_per_batch: 1,
     },
     Scenario {
-        name: "128 callers, 1 put/batch",
+        name: "c128x1   128 callers, 1 put/batch",
         callers: 128,
         puts_per_batch: 1,
     },
     Scenario {
-        name: "32 callers, 10 puts/batch",
+        name: "c32x10   32 callers, 10 puts/batch",
         callers: 32,
         puts_per_batch: 10,
     },
     Scenario {
-        name: "32 callers, 100 puts/batch",
+        name: "c32x100  32 callers, 100 puts/batch",
         callers: 32,
         puts_per_batch: 100,
     },
     Scenario {
-        name: "1 caller, 1000 puts/batch",
+        name: "c1x1000  1 caller, 1000 puts/batch",
         callers: 1,
         puts_per_batch: 1000,
     },
@@ -55,10 +56,17 @@ const VALUE_LEN: usize = 100;
 
 fn main() -> Result<(), Box<dyn Error>> {
     // `cargo bench` passes `--bench`; a bare number sets the duration.
-    let seconds = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seconds = args
+        .iter()
         .find_map(|a| a.parse::<f64>().ok())
         .unwrap_or(3.0);
+    // Any other argument that is not a flag selects scenarios by id.
+    let filters: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
+        .map(String::as_str)
+        .collect();
     let duration = Duration::from_secs_f64(seconds);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -71,10 +79,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<28} {:>14} {:>14} {:>12}",
+        "{:<45} {:>11} {:>11} {:>10}",
         "scenario", "batches/s", "puts/s", "mean µs"
     );
     for scenario in SCENARIOS {
+        let id = scenario.name.split_whitespace().next().unwrap_or_default();
+        if !filters.is_empty() && !filters.contains(&id) {
+            continue;
+        }
         let dir = tempfile::tempdir()?;
         let store = Arc::new(SqliteStore::open(dir.path())?);
         let (batches, elapsed) = runtime.block_on(run(store.clone(), scenario, duration))?;
@@ -83,7 +95,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let per_sec = batches as f64 / secs;
         let mean_us = secs * 1e6 * scenario.callers as f64 / batches.max(1) as f64;
         println!(
-            "{:<28} {:>14.0} {:>14.0} {:>12.1}",
+            "{:<45} {:>11.0} {:>11.0} {:>10.1}",
             scenario.name,
             per_sec,
             per_sec * scenario.puts_per_batch as f64,

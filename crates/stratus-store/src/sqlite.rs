@@ -244,6 +244,8 @@ fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     // it at its high-water mark.
     conn.pragma_update(None, "journal_size_limit", 64i64 << 20)
         .map_err(backend)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000i64).map_err(backend)?;
+    conn.pragma_update(None, "cache_size", -32_768i64).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(16);
     Ok(())
 }
@@ -332,6 +334,7 @@ fn batch_bytes(batch: &[Write]) -> usize {
 /// checkpoint.
 fn writer_main(mut conn: Connection, queue: mpsc::Receiver<Pending>) {
     let mut group: Vec<Pending> = Vec::new();
+    let (mut ngroups, mut nbatches, mut busy) = (0u64, 0u64, std::time::Duration::ZERO);
     // `recv` keeps handing out queued batches after the last sender is gone
     // and fails only once the queue is empty.
     while let Ok(first) = queue.recv() {
@@ -348,8 +351,12 @@ fn writer_main(mut conn: Connection, queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
+        ngroups += 1; nbatches += group.len() as u64;
+        let t = std::time::Instant::now();
         commit_group(&mut conn, &mut group);
+        busy += t.elapsed();
     }
+    eprintln!("PROBE groups={ngroups} batches={nbatches} avg={:.1} busy={:?} per_group_us={:.1}", nbatches as f64/ngroups as f64, busy, busy.as_micros() as f64/ngroups as f64);
 
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
         row.get::<_, i64>(0)

@@ -944,6 +944,8 @@ fn encodes_lambda_json() {
     assert_eq!(resp.body, br#"{"FunctionName":"f"}"#);
     let resp = encode(&m, "ListFunctions", &json!({}));
     assert_eq!(resp.body, b"{}");
+    let resp = encode(&m, "ListFunctions", &Value::Null);
+    assert_eq!(resp.body, b"{}");
 
     // No output shape: the model's status and no body.
     let resp = encode(&m, "DeleteAlias", &json!({}));
@@ -1172,7 +1174,7 @@ fn xml_inputs_round_trip() {
             .unwrap();
         let name = shape.payload.clone().unwrap();
         let member = &shape.members[&name];
-        let body = xml_document(&m, xml::xml_name(&m, &name, member), member, &payload);
+        let body = xml_document(&m, xml::wire_name(&m, &name, member), member, &payload);
         let v = decode_req(
             &m,
             op,
