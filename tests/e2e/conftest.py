@@ -125,7 +125,8 @@ def run_cli(endpoint, args, protocol="json", check=True, access_key="test", regi
     else:
         env.pop("AWS_DATA_PATH", None)
     aws = shutil.which("aws") or str(Path(os.sys.executable).parent / "aws")
-    proc = subprocess.run([aws, *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=60)
+    # CLI v1 ignores AWS_ENDPOINT_URL for some services (sqs in us-east-1), so pass it explicitly.
+    proc = subprocess.run([aws, "--endpoint-url", endpoint, *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=60)
     if check and proc.returncode != 0:
         raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
     proc.json = json.loads(proc.stdout) if proc.stdout.strip() else None

@@ -232,6 +232,7 @@ def test_move_task_to_explicit_destination_with_rate(sqs_any, queues):
     assert running[0]["DestinationArn"] == dest_arn
     assert running[0]["MaxNumberOfMessagesPerSecond"] == 2
     assert running[0]["ApproximateNumberOfMessagesToMove"] == 4
+    assert running[0]["ApproximateNumberOfMessagesMoved"] < 4, "the rate limit was not applied"
 
     done = wait_until(lambda: list_tasks(sqs_any, dlq_arn)[0]["Status"] == "COMPLETED", timeout=15)
     assert done, list_tasks(sqs_any, dlq_arn)
@@ -273,12 +274,11 @@ def test_cancel_slow_move_task(sqs, json_queues):
 
 def test_list_message_move_tasks_max_results(sqs, json_queues):
     src_url, _, dlq_url, dlq_arn = json_queues.pair(max_receive=1)
-    dead_letter(sqs, src_url, dlq_url, ["a"], max_receive=1)
-    for _ in range(2):
-        sqs.start_message_move_task(SourceArn=dlq_arn)
+    _, dest_arn = json_queues.queue("dest")
+    for body in ("a", "b"):
+        dead_letter(sqs, src_url, dlq_url, [body], max_receive=1)
+        sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=dest_arn)
         assert wait_until(lambda: list_tasks(sqs, dlq_arn)[0]["Status"] == "COMPLETED", timeout=10)
-        if _ == 0:
-            dead_letter(sqs, src_url, dlq_url, ["b"], max_receive=1)
     # The default is the most recent task only.
     assert len(list_tasks(sqs, dlq_arn)) == 1
     both = list_tasks(sqs, dlq_arn, MaxResults=10)

@@ -176,7 +176,7 @@ def test_message_system_attribute_aws_trace_header(sqs_any, unique_name):
     assert sent["MD5OfMessageSystemAttributes"] == md5_of_attributes(system)
     assert "MD5OfMessageAttributes" not in sent
 
-    msg = receive_one(sqs_any, url, **sys_attr_kwargs(sqs_any, ["AWSTraceHeader"]))
+    msg = receive_one(sqs_any, url, **sys_attr_kwargs(sqs_any, ["AWSTraceHeader"], "MessageSystemAttributeNames"))
     assert msg["Attributes"] == {"AWSTraceHeader": trace}
 
 
@@ -207,16 +207,21 @@ def test_receive_all_system_attributes(sqs_any, unique_name, param):
     assert again["Attributes"]["ApproximateFirstReceiveTimestamp"] == a["ApproximateFirstReceiveTimestamp"]
 
 
-@pytest.mark.parametrize("names,expected", [
-    (["SentTimestamp"], {"SentTimestamp"}),
-    (["ApproximateReceiveCount", "SenderId"], {"ApproximateReceiveCount", "SenderId"}),
-    (["ApproximateFirstReceiveTimestamp"], {"ApproximateFirstReceiveTimestamp"}),
+@pytest.mark.parametrize("param", ["AttributeNames", "MessageSystemAttributeNames"])
+@pytest.mark.parametrize("names", [
+    ["SentTimestamp"],
+    ["ApproximateReceiveCount", "SenderId"],
+    ["ApproximateFirstReceiveTimestamp"],
 ])
-def test_receive_selected_system_attributes(sqs_any, unique_name, names, expected):
+def test_receive_selected_system_attributes(sqs_any, unique_name, names, param):
+    # The (deprecated) AttributeNames takes message system attribute names too,
+    # as its documentation lists; older SDKs and the query protocol only have it.
+    if param == "MessageSystemAttributeNames" and not is_json(sqs_any):
+        pytest.skip("the query edition of the model has no MessageSystemAttributeNames")
     url = new_queue(sqs_any, unique_name)
     sqs_any.send_message(QueueUrl=url, MessageBody="x")
-    msg = receive_one(sqs_any, url, **sys_attr_kwargs(sqs_any, names, "MessageSystemAttributeNames"))
-    assert set(msg["Attributes"]) == expected
+    msg = receive_one(sqs_any, url, **{param: names})
+    assert set(msg["Attributes"]) == set(names)
 
 
 def test_no_system_attributes_unless_asked(sqs_any, unique_name):
@@ -307,14 +312,14 @@ def test_receive_parameter_bounds(sqs_any, unique_name, kw, param):
 def test_visibility_timeout_redelivers_and_counts(sqs_any, unique_name):
     url = new_queue(sqs_any, unique_name, VisibilityTimeout=30)
     sent = sqs_any.send_message(QueueUrl=url, MessageBody="vt")
-    first = receive_one(sqs_any, url, VisibilityTimeout=1, AttributeNames=["ApproximateReceiveCount"])
+    first = receive_one(sqs_any, url, VisibilityTimeout=1, AttributeNames=["All"])
     assert first["Attributes"]["ApproximateReceiveCount"] == "1"
     assert receive(sqs_any, url) == []  # hidden while in flight
     assert queue_attrs(sqs_any, url, "ApproximateNumberOfMessagesNotVisible") == {
         "ApproximateNumberOfMessagesNotVisible": "1"}
 
     t0 = time.time()
-    second = receive_one(sqs_any, url, timeout=5, AttributeNames=["ApproximateReceiveCount"])
+    second = receive_one(sqs_any, url, timeout=5, AttributeNames=["All"])
     assert time.time() - t0 >= 0.5, "message reappeared well before its 1 s visibility timeout"
     assert second["MessageId"] == sent["MessageId"]
     assert second["Attributes"]["ApproximateReceiveCount"] == "2"
@@ -334,7 +339,7 @@ def test_change_message_visibility_to_zero_makes_message_visible(sqs_any, unique
     msg = receive_one_after_send(sqs_any, url, "cmv", VisibilityTimeout=300)
     assert receive(sqs_any, url) == []
     sqs_any.change_message_visibility(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=0)
-    again = receive(sqs_any, url, AttributeNames=["ApproximateReceiveCount"])
+    again = receive(sqs_any, url, AttributeNames=["All"])
     assert [m["MessageId"] for m in again] == [msg["MessageId"]]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
 
@@ -694,6 +699,30 @@ def test_message_retention_period_bounds(sqs_any, unique_name, value, ok):
             sqs_any.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": value})
         assert err(e)["Code"] == "InvalidAttributeValue"
         assert "MessageRetentionPeriod" in err(e)["Message"]
+
+
+@pytest.mark.slow
+def test_messages_expire_after_retention_period(sqs, unique_name):
+    # The one slow test (~62 s): the shortest retention AWS allows is 60 s.
+    url = new_queue(sqs, unique_name, MessageRetentionPeriod=60)
+    sqs.send_message(QueueUrl=url, MessageBody="old visible")
+    sqs.send_message(QueueUrl=url, MessageBody="old in flight")
+    t0 = time.time()
+    in_flight = receive_one(sqs, url, VisibilityTimeout=300)
+    time.sleep(30)
+    sqs.send_message(QueueUrl=url, MessageBody="young")
+    time.sleep(max(0.0, t0 + 62 - time.time()))
+
+    # Both old messages (visible and in flight) are gone; the young one is not.
+    assert wait_until(lambda: queue_attrs(sqs, url, "ApproximateNumberOfMessages",
+                                          "ApproximateNumberOfMessagesNotVisible") == {
+        "ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}, timeout=5), \
+        queue_attrs(sqs, url)
+    assert [m["Body"] for m in receive(sqs, url, MaxNumberOfMessages=10)] == ["young"]
+    with pytest.raises(ClientError) as e:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=in_flight["ReceiptHandle"], VisibilityTimeout=0)
+    assert err(e)["Code"] in ("ReceiptHandleIsInvalid", "InvalidParameterValue",
+                              "AWS.SimpleQueueService.MessageNotInflight")
 
 
 def test_purge_queue_removes_visible_and_in_flight_messages(sqs_any, unique_name):

@@ -30,6 +30,8 @@ struct Emulator {
     version: String,
     note: String,
     order: i64,
+    /// 1-minute load average when this emulator's measurements started.
+    load: Option<f64>,
     startup: Option<Value>,
     send: Option<Value>,
     drain: Option<Value>,
@@ -56,6 +58,7 @@ fn load(dir: &Path) -> Option<Emulator> {
         version: text("version"),
         note: text("note"),
         order: meta.get("order").and_then(Value::as_i64).unwrap_or(100),
+        load: meta.get("load").and_then(Value::as_f64),
         startup: read_json(&dir.join("startup.json")),
         send: read_json(&dir.join("send.json")),
         drain: read_json(&dir.join("drain.json")),
@@ -135,13 +138,19 @@ pub fn render(dir: &Path, preamble: &str) -> Result<String> {
     emulators.sort_by(|a, b| a.order.cmp(&b.order).then(a.name.cmp(&b.name)));
 
     let mut md = String::from("# SQS benchmark results\n\n");
+    // Explain the one column that is about the machine rather than the emulator.
+    let load_note = "Load = 1-minute load average when the emulator's run started (client and server share the machine; \
+                     anything else running skews the figures).";
     if !preamble.is_empty() {
         md.push_str(preamble);
         md.push_str("\n\n");
     }
     // Column headers carry the parameters actually used, taken from the reports.
     let first = |pick: fn(&Emulator) -> &Option<Value>, key: &str| {
-        emulators.iter().find_map(|e| num(pick(e), &[key])).map_or("?".to_string(), |v| format!("{v}"))
+        emulators
+            .iter()
+            .find_map(|e| num(pick(e), &[key]))
+            .map_or("?".to_string(), |v| format!("{v}"))
     };
     let connections = first(|e| &e.send, "connections");
     let messages = first(|e| &e.drain, "messages");
@@ -150,13 +159,13 @@ pub fn render(dir: &Path, preamble: &str) -> Result<String> {
         md,
         "| Emulator | Version | Startup (ms) | Idle RSS (MiB) | SendMessage c={connections} (msg/s) \
          | Send p50 / p99 (ms) | Drain {messages} msgs, {workers} workers (msg/s) \
-         | Round trip c=1 p50 / p99 (µs) | Errors |",
+         | Round trip c=1 p50 / p99 (µs) | Errors | Load |",
     );
-    md.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    md.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for e in &emulators {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {} |",
+            "| {} | {} | {} | {} | {} | {} / {} | {} | {} / {} | {} | {} |",
             e.name,
             e.version,
             fmt(num(&e.startup, &["startup_ms"]), 0),
@@ -168,8 +177,13 @@ pub fn render(dir: &Path, preamble: &str) -> Result<String> {
             fmt_int(num(&e.roundtrip, &["latency", "p50_us"])),
             fmt_int(num(&e.roundtrip, &["latency", "p99_us"])),
             errors(e),
+            fmt(e.load, 2),
         );
     }
+
+    md.push('\n');
+    md.push_str(load_note);
+    md.push('\n');
 
     let deep: Vec<&Emulator> = emulators.iter().filter(|e| e.depth.is_some()).collect();
     if !deep.is_empty() {

@@ -40,6 +40,36 @@ pub const TARGETS: &[Target] = &[
         service: "sts",
         prefix: "Sts",
     },
+    Target {
+        model: "models/events/service-2.json",
+        output: "crates/stratus-events/src/generated.rs",
+        service: "events",
+        prefix: "Events",
+    },
+    Target {
+        model: "models/sns/service-2.json",
+        output: "crates/stratus-sns/src/generated.rs",
+        service: "sns",
+        prefix: "Sns",
+    },
+    Target {
+        model: "models/scheduler/service-2.json",
+        output: "crates/stratus-scheduler/src/generated.rs",
+        service: "scheduler",
+        prefix: "Scheduler",
+    },
+    Target {
+        model: "models/logs/service-2.json",
+        output: "crates/stratus-logs/src/generated.rs",
+        service: "logs",
+        prefix: "Logs",
+    },
+    Target {
+        model: "models/lambda/service-2.json",
+        output: "crates/stratus-lambda/src/generated.rs",
+        service: "lambda",
+        prefix: "Lambda",
+    },
 ];
 
 pub fn workspace_root() -> PathBuf {

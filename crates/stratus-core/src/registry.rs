@@ -36,6 +36,14 @@ pub trait Service: Send + Sync + 'static {
 
     /// Called once on shutdown, after the last request finished: flush state.
     fn shutdown(&self) {}
+
+    /// Read-only documents a service serves over plain HTTP GET at
+    /// `/_stratus/<service>/<path>` (for example the SNS signing certificate):
+    /// `(content type, body)`, or `None` for 404. `path` has no leading slash;
+    /// `query` is the raw query string.
+    fn internal_get(&self, _path: &str, _query: &str) -> Option<(String, Vec<u8>)> {
+        None
+    }
 }
 
 /// All services of one Stratus process, by signing name (`sqs`, `sts`, ...).

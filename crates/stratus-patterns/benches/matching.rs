@@ -34,16 +34,50 @@ impl Rng {
 }
 
 const SOURCES: &[&str] = &[
-    "aws.ec2", "aws.s3", "aws.autoscaling", "com.example.orders", "com.example.billing",
-    "com.example.users", "com.example.search", "aws.codebuild", "aws.ecs", "com.example.mail",
+    "aws.ec2",
+    "aws.s3",
+    "aws.autoscaling",
+    "com.example.orders",
+    "com.example.billing",
+    "com.example.users",
+    "com.example.search",
+    "aws.codebuild",
+    "aws.ecs",
+    "com.example.mail",
 ];
 const DETAIL_TYPES: &[&str] = &[
-    "EC2 Instance State-change Notification", "Object Created", "Order Placed", "Order Shipped",
-    "Invoice Paid", "User Signed Up", "Build State Change", "Task State Change", "Mail Sent", "Scheduled Event",
+    "EC2 Instance State-change Notification",
+    "Object Created",
+    "Order Placed",
+    "Order Shipped",
+    "Invoice Paid",
+    "User Signed Up",
+    "Build State Change",
+    "Task State Change",
+    "Mail Sent",
+    "Scheduled Event",
 ];
-const STATES: &[&str] = &["pending", "running", "stopping", "stopped", "terminated", "initializing", "failed", "succeeded"];
-const REGIONS: &[&str] = &["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1"];
-const TAGS: &[&str] = &["prod", "staging", "dev", "blue", "green", "canary", "batch", "web"];
+const STATES: &[&str] = &[
+    "pending",
+    "running",
+    "stopping",
+    "stopped",
+    "terminated",
+    "initializing",
+    "failed",
+    "succeeded",
+];
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "sa-east-1",
+];
+const TAGS: &[&str] = &[
+    "prod", "staging", "dev", "blue", "green", "canary", "batch", "web",
+];
 
 fn event(rng: &mut Rng, seq: usize) -> String {
     let region = rng.pick(REGIONS);
@@ -96,22 +130,52 @@ fn rule(i: usize) -> Value {
     match i % 12 {
         0 => json!({"source": [src], "detail-type": [dt]}),
         1 => json!({"source": [src], "detail": {"state": [{"prefix": &state[..3]}]}}),
-        2 => json!({"source": [src], "detail": {"user": {"email": [{"suffix": format!("@example{}.com", k % 10)}]}}}),
-        3 => json!({"source": [src], "region": [{"anything-but": [region, REGIONS[(k + 1) % REGIONS.len()]]}]}),
-        4 => json!({"source": [src], "detail": {"count": [{"numeric": [">", (k * 7) % 90, "<=", (k * 7) % 90 + 10]}]}}),
-        5 => json!({"detail-type": [dt], "detail": {"state": [{"equals-ignore-case": state.to_uppercase()}]}}),
-        6 => json!({"source": [src], "resources": [{"wildcard": format!("arn:aws:ec2:{region}:*:instance/i-{:x}*", k % 16)}]}),
-        7 => json!({"source": [src], "detail": {"user": {"ip": [{"cidr": format!("10.{}.0.0/16", k % 20)}]}}}),
-        8 => json!({"source": [src], "detail": {"flag": [{"exists": true}], "tags": [TAGS[k % TAGS.len()]]}}),
-        9 => json!({"source": [src], "$or": [{"detail-type": [dt]}, {"detail": {"price": [{"numeric": [">", 900 + k % 100]}]}}]}),
-        10 => json!({"source": [src], "detail": {"items": {"sku": [format!("SKU-{}", k % 40)], "qty": [{"numeric": [">=", k % 10]}]}}}),
-        _ => json!({"account": [format!("{:012}", 100_000_000_000u64 + (k % 20) as u64)], "detail": {"state": [{"anything-but": {"prefix": "term"}}], "user": {"name": [{"prefix": format!("user{}", k % 10)}]}}}),
+        2 => {
+            json!({"source": [src], "detail": {"user": {"email": [{"suffix": format!("@example{}.com", k % 10)}]}}})
+        }
+        3 => {
+            json!({"source": [src], "region": [{"anything-but": [region, REGIONS[(k + 1) % REGIONS.len()]]}]})
+        }
+        4 => {
+            json!({"source": [src], "detail": {"count": [{"numeric": [">", (k * 7) % 90, "<=", (k * 7) % 90 + 10]}]}})
+        }
+        5 => {
+            json!({"detail-type": [dt], "detail": {"state": [{"equals-ignore-case": state.to_uppercase()}]}})
+        }
+        6 => {
+            json!({"source": [src], "resources": [{"wildcard": format!("arn:aws:ec2:{region}:*:instance/i-{:x}*", k % 16)}]})
+        }
+        7 => {
+            json!({"source": [src], "detail": {"user": {"ip": [{"cidr": format!("10.{}.0.0/16", k % 20)}]}}})
+        }
+        8 => {
+            json!({"source": [src], "detail": {"flag": [{"exists": true}], "tags": [TAGS[k % TAGS.len()]]}})
+        }
+        9 => {
+            json!({"source": [src], "$or": [{"detail-type": [dt]}, {"detail": {"price": [{"numeric": [">", 900 + k % 100]}]}}]})
+        }
+        10 => {
+            json!({"source": [src], "detail": {"items": {"sku": [format!("SKU-{}", k % 40)], "qty": [{"numeric": [">=", k % 10]}]}}})
+        }
+        _ => {
+            json!({"account": [format!("{:012}", 100_000_000_000u64 + (k % 20) as u64)], "detail": {"state": [{"anything-but": {"prefix": "term"}}], "user": {"name": [{"prefix": format!("user{}", k % 10)}]}}})
+        }
     }
 }
 
 struct Measure {
+    /// CPU time of this thread per evaluation (immune to the thread being
+    /// descheduled on a busy machine); wall time when unavailable.
     ns_per_eval: f64,
+    wall_ns_per_eval: f64,
     matches_per_event: f64,
+    evals: u64,
+}
+
+/// CPU time consumed by the calling thread, from /proc/thread-self/schedstat.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 /// Run `f` over the events repeatedly for about `budget`.
@@ -122,6 +186,7 @@ fn measure(events: &[String], budget: Duration, mut f: impl FnMut(&str) -> usize
     }
     let mut evals = 0u64;
     let mut matches = 0u64;
+    let cpu0 = thread_cpu_ns();
     let start = Instant::now();
     while start.elapsed() < budget {
         for e in events {
@@ -130,9 +195,16 @@ fn measure(events: &[String], budget: Duration, mut f: impl FnMut(&str) -> usize
         evals += events.len() as u64;
     }
     let el = start.elapsed();
+    let wall = el.as_nanos() as f64 / evals as f64;
+    let cpu = match (cpu0, thread_cpu_ns()) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 / evals as f64,
+        _ => wall,
+    };
     Measure {
-        ns_per_eval: el.as_nanos() as f64 / evals as f64,
+        ns_per_eval: cpu,
+        wall_ns_per_eval: wall,
         matches_per_event: matches as f64 / evals as f64,
+        evals,
     }
 }
 
@@ -141,15 +213,52 @@ fn main() {
     let budget = Duration::from_millis(if quick { 300 } else { 2000 });
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let events: Vec<String> = (0..1000).map(|i| event(&mut rng, i)).collect();
-    let parsed: Vec<Value> = events.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let parsed: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
     let avg_len = events.iter().map(String::len).sum::<usize>() as f64 / events.len() as f64;
+    if let Some(n) = std::env::args().skip_while(|a| a != "--only").nth(1) {
+        // `--only N`: just stratus on N rules, JSON text (for profiling).
+        let n: usize = n.parse().unwrap();
+        let mut rs = RuleSet::new();
+        for i in 0..n {
+            rs.insert(format!("rule-{i}"), Pattern::from_value(&rule(i)).unwrap());
+        }
+        let mut out = Vec::new();
+        let m = measure(&events, budget * 2, |e| {
+            rs.matches_json_into(e, &mut out).unwrap();
+            out.len()
+        });
+        println!(
+            "{n} rules: {:.0} ns/eval CPU ({:.0} ns wall), {:.2} matches/event, {} evaluations",
+            m.ns_per_eval, m.wall_ns_per_eval, m.matches_per_event, m.evals
+        );
+        return;
+    }
+    if std::env::args().any(|a| a == "--diff") {
+        diff(&events);
+        return;
+    }
     println!("stratus-patterns matching benchmark");
-    println!("events: {} distinct, average {avg_len:.0} bytes of JSON; single thread", events.len());
-    println!("one evaluation = one event (JSON text) matched against the whole rule set\n");
+    println!(
+        "events: {} distinct, average {avg_len:.0} bytes of JSON; single thread",
+        events.len()
+    );
+    println!("one evaluation = one event (JSON text) matched against the whole rule set");
+    println!(
+        "times are CPU time of the benchmark thread per evaluation (M/s = evaluations per CPU-second)\n"
+    );
 
     // Baseline: reading the event into a serde_json::Value alone.
-    let base = measure(&events, budget, |e| usize::from(serde_json::from_str::<Value>(e).is_ok()));
-    println!("reference: serde_json::from_str::<Value> alone: {:.0} ns/event ({:.2} M/s)\n", base.ns_per_eval, 1e3 / base.ns_per_eval);
+    let base = measure(&events, budget, |e| {
+        usize::from(serde_json::from_str::<Value>(e).is_ok())
+    });
+    println!(
+        "reference: serde_json::from_str::<Value> alone: {:.0} ns/event ({:.2} M/s)\n",
+        base.ns_per_eval,
+        1e3 / base.ns_per_eval
+    );
 
     println!(
         "| rules | stratus JSON text | stratus parsed Value | matches/event | quamina rules | stratus on quamina's rules | quamina | quamina matches/event |"
@@ -185,8 +294,11 @@ fn main() {
             subset.matches_json_into(e, &mut out).unwrap();
             out.len()
         });
-        let theirs = measure(&events, budget, |e| q.matches_for_event(e.as_bytes()).map_or(0, |m| m.len()));
-        let rate = |m: &Measure| format!("{:.0} ns ({:.2} M/s)", m.ns_per_eval, 1e3 / m.ns_per_eval);
+        let theirs = measure(&events, budget, |e| {
+            q.matches_for_event(e.as_bytes()).map_or(0, |m| m.len())
+        });
+        let rate =
+            |m: &Measure| format!("{:.0} ns ({:.2} M/s)", m.ns_per_eval, 1e3 / m.ns_per_eval);
         println!(
             "| {n} | {} | {} | {:.2} | {} | {} | {} | {:.2} |",
             rate(&text),
@@ -197,11 +309,38 @@ fn main() {
             rate(&theirs),
             theirs.matches_per_event,
         );
+        println!(
+            "  (wall clock: stratus text {:.0} ns, quamina {:.0} ns)",
+            text.wall_ns_per_eval, theirs.wall_ns_per_eval
+        );
         if (ours_subset.matches_per_event - theirs.matches_per_event).abs() > 1e-9 {
             println!(
                 "  note: on the shared rules stratus finds {:.3} matches/event, quamina {:.3}",
                 ours_subset.matches_per_event, theirs.matches_per_event
             );
+        }
+    }
+}
+
+/// `--diff`: list (rule, event) pairs on which stratus and quamina disagree.
+fn diff(events: &[String]) {
+    let mut shown = 0;
+    for i in 0..300 {
+        let r = rule(i);
+        let mut q = quamina::Quamina::<usize>::new();
+        if q.add_pattern(i, &r.to_string()).is_err() {
+            continue;
+        }
+        let p = Pattern::from_value(&r).unwrap();
+        let mut per_rule = 0;
+        for e in events {
+            let ours = p.matches_json(e).unwrap();
+            let theirs = !q.matches_for_event(e.as_bytes()).unwrap().is_empty();
+            if ours != theirs && shown < 20 && per_rule < 1 {
+                shown += 1;
+                per_rule += 1;
+                println!("rule {r}\n  stratus {ours}, quamina {theirs}\n  event {e}\n");
+            }
         }
     }
 }

@@ -26,14 +26,19 @@ impl IpKey {
 }
 
 fn looks_like_v4(s: &str) -> bool {
-    let mut parts = 0;
-    for p in s.split('.') {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
+    let mut dots = 0;
+    let mut run = 0;
+    for b in s.bytes() {
+        match b {
+            b'0'..=b'9' => run += 1,
+            b'.' if run > 0 => {
+                dots += 1;
+                run = 0;
+            }
+            _ => return false,
         }
-        parts += 1;
     }
-    parts == 4
+    dots == 3 && run > 0
 }
 
 fn looks_like_v6(s: &str) -> bool {
@@ -45,12 +50,21 @@ fn looks_like_v6(s: &str) -> bool {
 pub(crate) fn parse_ip_literal(s: &str) -> Option<Option<IpKey>> {
     if looks_like_v4(s) {
         let mut out = [0u8; 4];
-        for (slot, part) in out.iter_mut().zip(s.split('.')) {
-            match part.parse::<u32>() {
-                Ok(v) if v <= 255 => *slot = v as u8,
-                _ => return Some(None),
+        let mut k = 0;
+        let mut v: u32 = 0;
+        for b in s.bytes() {
+            if b == b'.' {
+                out[k] = v as u8;
+                k += 1;
+                v = 0;
+            } else {
+                v = v * 10 + u32::from(b - b'0');
+                if v > 255 {
+                    return Some(None);
+                }
             }
         }
+        out[3] = v as u8;
         return Some(Some(IpKey::V4(out)));
     }
     if looks_like_v6(s) {
@@ -146,7 +160,10 @@ mod tests {
         );
         assert_eq!(parse_ip_literal("10.0.0.256"), Some(None));
         assert_eq!(parse_ip_literal("hello"), None);
-        assert!(matches!(parse_ip_literal("2001:db8::1"), Some(Some(IpKey::V6(_)))));
+        assert!(matches!(
+            parse_ip_literal("2001:db8::1"),
+            Some(Some(IpKey::V6(_)))
+        ));
     }
 
     #[test]

@@ -69,7 +69,9 @@ pub enum FilterPolicyError {
         reason: String,
     },
     /// A nested policy was given for the `MessageAttributes` scope.
-    #[error("Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy")]
+    #[error(
+        "Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
+    )]
     NestedInAttributesScope,
 }
 

@@ -25,9 +25,26 @@ const SMALL_CHILDREN: usize = 8;
 /// One step of a leaf's position in the event's arrays: (array id, element index).
 pub(crate) type ArrayPos = (u32, u32);
 
+/// A child key, with its length and first eight bytes packed for quick rejection.
+#[derive(Debug, Clone)]
+struct ChildKey {
+    head: u64,
+    len: usize,
+    key: Box<[u8]>,
+    node: u32,
+}
+
+#[inline]
+fn head_word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(w)
+}
+
 #[derive(Debug, Clone)]
 enum Children {
-    Small(Vec<(Box<[u8]>, u32)>),
+    Small(Vec<ChildKey>),
     Map(FxMap<Box<[u8]>, u32>),
 }
 
@@ -79,9 +96,17 @@ impl PathTrie {
                     let key: Box<[u8]> = seg.as_bytes().into();
                     match &mut self.nodes[node].children {
                         Children::Small(list) => {
-                            list.push((key, id));
+                            list.push(ChildKey {
+                                head: head_word(&key),
+                                len: key.len(),
+                                key,
+                                node: id,
+                            });
                             if list.len() > SMALL_CHILDREN {
-                                let map: FxMap<Box<[u8]>, u32> = std::mem::take(list).into_iter().collect();
+                                let map: FxMap<Box<[u8]>, u32> = std::mem::take(list)
+                                    .into_iter()
+                                    .map(|c| (c.key, c.node))
+                                    .collect();
                                 self.nodes[node].children = Children::Map(map);
                             }
                         }
@@ -103,7 +128,14 @@ impl PathTrie {
     #[inline]
     fn child(&self, node: u32, seg: &[u8]) -> Option<u32> {
         match &self.nodes[node as usize].children {
-            Children::Small(list) => list.iter().find(|(k, _)| **k == *seg).map(|(_, c)| *c),
+            Children::Small(list) => {
+                let head = head_word(seg);
+                list.iter()
+                    .find(|c| {
+                        c.head == head && c.len == seg.len() && (c.len <= 8 || *c.key == *seg)
+                    })
+                    .map(|c| c.node)
+            }
             Children::Map(map) => map.get(seg).copied(),
         }
     }
@@ -152,7 +184,12 @@ pub(crate) struct FlatBufs {
 
 /// Something that can be flattened: JSON text or a parsed value.
 pub(crate) trait Source {
-    fn walk<S: LeafSink>(&self, trie: &PathTrie, sink: &mut S, bufs: &mut FlatBufs) -> Result<(), EventError>;
+    fn walk<S: LeafSink>(
+        &self,
+        trie: &PathTrie,
+        sink: &mut S,
+        bufs: &mut FlatBufs,
+    ) -> Result<(), EventError>;
 }
 
 /// An event given as JSON text.
@@ -161,7 +198,12 @@ pub(crate) struct JsonSource<'a>(pub(crate) &'a str);
 pub(crate) struct ValueSource<'a>(pub(crate) &'a Value);
 
 impl Source for JsonSource<'_> {
-    fn walk<S: LeafSink>(&self, trie: &PathTrie, sink: &mut S, bufs: &mut FlatBufs) -> Result<(), EventError> {
+    fn walk<S: LeafSink>(
+        &self,
+        trie: &PathTrie,
+        sink: &mut S,
+        bufs: &mut FlatBufs,
+    ) -> Result<(), EventError> {
         bufs.chain.clear();
         bufs.stack.clear();
         let mut w = JsonWalker {
@@ -189,7 +231,12 @@ impl Source for JsonSource<'_> {
 }
 
 impl Source for ValueSource<'_> {
-    fn walk<S: LeafSink>(&self, trie: &PathTrie, sink: &mut S, bufs: &mut FlatBufs) -> Result<(), EventError> {
+    fn walk<S: LeafSink>(
+        &self,
+        trie: &PathTrie,
+        sink: &mut S,
+        bufs: &mut FlatBufs,
+    ) -> Result<(), EventError> {
         bufs.chain.clear();
         if let Value::Object(map) = self.0 {
             let mut w = ValueWalker {
@@ -260,32 +307,17 @@ impl<S: LeafSink> ValueWalker<'_, S> {
     }
 }
 
-/// Position of the first `"` or `\` at or after `i`, eight bytes at a time.
+/// Position of the first `"` or `\` at or after `i`.
 #[inline]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = 0x2222_2222_2222_2222;
-    const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(w);
-        let q = x ^ QUOTES;
-        let s = x ^ SLASHES;
-        let hit = (q.wrapping_sub(LO) & !q & HI) | (s.wrapping_sub(LO) & !s & HI);
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
+fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
+    // Most JSON strings are short: look at a few bytes before the SIMD search.
+    let end = (i + 16).min(b.len());
+    for (j, &c) in b[i..end].iter().enumerate() {
+        if c == b'"' || c == b'\\' {
+            return Some(i + j);
         }
-        i += 8;
     }
-    while i < b.len() {
-        if b[i] == b'"' || b[i] == b'\\' {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
+    memchr::memchr2(b'"', b'\\', &b[end..]).map(|j| end + j)
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {
@@ -326,7 +358,10 @@ fn unescape(raw: &str, out: &mut String) -> Result<(), EventError> {
             b'u' => {
                 let hi = hex4(&b[i..]).ok_or_else(bad)?;
                 i += 4;
-                let code = if (0xD800..0xDC00).contains(&hi) && b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+                let code = if (0xD800..0xDC00).contains(&hi)
+                    && b.get(i) == Some(&b'\\')
+                    && b.get(i + 1) == Some(&b'u')
+                {
                     match hex4(&b[i + 2..]) {
                         Some(lo) if (0xDC00..0xE000).contains(&lo) => {
                             i += 6;
@@ -579,7 +614,8 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                 if let Some(f) = self.trie.field(node) {
                     if esc {
                         unescape(&self.s[s..e], &mut self.bufs.sbuf)?;
-                        self.sink.leaf(f, Val::Str(&self.bufs.sbuf), &self.bufs.chain);
+                        self.sink
+                            .leaf(f, Val::Str(&self.bufs.sbuf), &self.bufs.chain);
                     } else {
                         self.sink.leaf(f, Val::Str(&self.s[s..e]), &self.bufs.chain);
                     }
@@ -600,7 +636,8 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
             Some(b'-' | b'0'..=b'9') => {
                 let (s, e) = self.number_span();
                 if let Some(f) = self.trie.field(node) {
-                    let x = parse_number(&self.s[s..e]).ok_or_else(|| self.err("invalid number"))?;
+                    let x =
+                        parse_number(&self.s[s..e]).ok_or_else(|| self.err("invalid number"))?;
                     self.sink.leaf(f, Val::Num(x), &self.bufs.chain);
                 }
             }
@@ -671,7 +708,10 @@ mod tests {
         let mut c = Collect::default();
         let mut bufs = FlatBufs::default();
         for bad in ["", "{", "{\"a\":}", "{\"a\":[}", "{} x", "{\"a\":\"b}"] {
-            assert!(JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(), "{bad}");
+            assert!(
+                JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(),
+                "{bad}"
+            );
         }
     }
 

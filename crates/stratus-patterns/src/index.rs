@@ -101,13 +101,19 @@ impl FieldIndex {
         match m {
             Matcher::ExactStr { value, ip } => match ip {
                 Some(ip) => self.exact_ip.entry(*ip).or_default().push(t),
-                None => self.exact_str.entry(value.as_str().into()).or_default().push(t),
+                None => self
+                    .exact_str
+                    .entry(value.as_str().into())
+                    .or_default()
+                    .push(t),
             },
             Matcher::ExactNum(x) => self.exact_num.entry(num_key(*x)).or_default().push(t),
             Matcher::ExactBool(true) => self.exact_true.push(t),
             Matcher::ExactBool(false) => self.exact_false.push(t),
             Matcher::ExactNull => self.exact_null.push(t),
-            Matcher::EqualsIgnoreCase(s) => self.eq_ic.entry(s.as_str().into()).or_default().push(t),
+            Matcher::EqualsIgnoreCase(s) => {
+                self.eq_ic.entry(s.as_str().into()).or_default().push(t)
+            }
             Matcher::Prefix(p) => add_by_len(&mut self.prefix, p.as_bytes(), t),
             Matcher::Suffix(p) => add_by_len(&mut self.suffix, p.as_bytes(), t),
             Matcher::Exists(true) => self.any.push(t),
@@ -156,17 +162,28 @@ struct SubInfo {
     conds: Vec<Cond>,
 }
 
+const HAS_DEFERRED: u8 = 1;
+const HAS_ABSENT: u8 = 2;
+
+#[derive(Debug, Clone, Copy)]
+struct SubHot {
+    pos: u64,
+    gate: u64,
+    rule: u32,
+    flags: u8,
+}
+
 /// Compiled patterns, indexed by field and value.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
     trie: PathTrie,
     fields: Vec<FieldIndex>,
     subs: Vec<SubInfo>,
-    /// Branches without positive tests: checked for every event.
-    always: Vec<u32>,
-    /// Branches with deferred tests but no indexed positive test: their
-    /// deferred tests are evaluated for every event.
-    ungated: Vec<u32>,
+    /// Per-branch data read for every touched branch (kept small and dense).
+    hot: Vec<SubHot>,
+    /// Branches looked at for every event: those without positive tests, and
+    /// those with deferred tests but no indexed positive test.
+    extra: Vec<u32>,
     rules: u32,
 }
 
@@ -183,9 +200,8 @@ pub(crate) struct Scratch {
 #[derive(Debug, Default)]
 struct State {
     epoch: u32,
-    sub_epoch: Vec<u32>,
-    hit: Vec<u64>,
-    direct: Vec<u64>,
+    /// Per-branch masks, valid when their stamp equals `epoch`.
+    subs: Vec<SubState>,
     touched: Vec<u32>,
     field_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
@@ -198,6 +214,13 @@ struct State {
 }
 
 const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct SubState {
+    epoch: u32,
+    hit: u64,
+    direct: u64,
+}
 
 #[derive(Debug, Clone, Copy)]
 enum DVal {
@@ -217,10 +240,8 @@ struct DLeaf {
 
 impl State {
     fn begin(&mut self, subs: usize, fields: usize, rules: usize) {
-        if self.sub_epoch.len() < subs {
-            self.sub_epoch.resize(subs, 0);
-            self.hit.resize(subs, 0);
-            self.direct.resize(subs, 0);
+        if self.subs.len() < subs {
+            self.subs.resize(subs, SubState::default());
         }
         if self.field_epoch.len() < fields {
             self.field_epoch.resize(fields, 0);
@@ -232,7 +253,7 @@ impl State {
         }
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
-            self.sub_epoch.iter_mut().for_each(|e| *e = 0);
+            self.subs.iter_mut().for_each(|e| e.epoch = 0);
             self.field_epoch.iter_mut().for_each(|e| *e = 0);
             self.dhead_epoch.iter_mut().for_each(|e| *e = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
@@ -245,7 +266,11 @@ impl State {
 
     fn keep_leaf(&mut self, field: FieldId, val: Val<'_>, needs_ip: bool, in_array: bool) {
         let f = field as usize;
-        let next = if self.dhead_epoch[f] == self.epoch { self.dhead[f] } else { NIL };
+        let next = if self.dhead_epoch[f] == self.epoch {
+            self.dhead[f]
+        } else {
+            NIL
+        };
         let mut ip = None;
         let val = match val {
             Val::Str(s) => {
@@ -262,23 +287,41 @@ impl State {
         };
         self.dhead[f] = self.dleaves.len() as u32;
         self.dhead_epoch[f] = self.epoch;
-        self.dleaves.push(DLeaf { next, val, ip, in_array });
+        self.dleaves.push(DLeaf {
+            next,
+            val,
+            ip,
+            in_array,
+        });
+    }
+
+    #[inline]
+    fn hit(&self, s: usize) -> u64 {
+        let st = &self.subs[s];
+        if st.epoch == self.epoch { st.hit } else { 0 }
+    }
+
+    #[inline]
+    fn direct(&self, s: usize) -> u64 {
+        let st = &self.subs[s];
+        if st.epoch == self.epoch { st.direct } else { 0 }
     }
 
     #[inline]
     fn touch(&mut self, ts: &[Target], in_array: bool) {
         for t in ts {
             let s = t.sub as usize;
-            if self.sub_epoch[s] != self.epoch {
-                self.sub_epoch[s] = self.epoch;
-                self.hit[s] = 0;
-                self.direct[s] = 0;
+            let st = &mut self.subs[s];
+            if st.epoch != self.epoch {
+                st.epoch = self.epoch;
+                st.hit = 0;
+                st.direct = 0;
                 self.touched.push(t.sub);
             }
             let bit = 1u64 << t.bit;
-            self.hit[s] |= bit;
+            st.hit |= bit;
             if !in_array {
-                self.direct[s] |= bit;
+                st.direct |= bit;
             }
         }
     }
@@ -353,7 +396,8 @@ impl Index {
                 let bit = bit as u8;
                 let field = self.trie.insert(&cond.path);
                 if self.fields.len() < self.trie.field_count() {
-                    self.fields.resize_with(self.trie.field_count(), FieldIndex::default);
+                    self.fields
+                        .resize_with(self.trie.field_count(), FieldIndex::default);
                 }
                 let has_absent = cond.matchers.iter().any(|m| *m == Matcher::Exists(false));
                 let has_value = cond.matchers.iter().any(|m| *m != Matcher::Exists(false));
@@ -370,7 +414,12 @@ impl Index {
                 for m in cond.matchers.iter() {
                     self.fields[field as usize].add(m, t);
                 }
-                let slow: Vec<Matcher> = cond.matchers.iter().filter(|m| !is_indexed(m)).cloned().collect();
+                let slow: Vec<Matcher> = cond
+                    .matchers
+                    .iter()
+                    .filter(|m| !is_indexed(m))
+                    .cloned()
+                    .collect();
                 if slow.is_empty() {
                     if !has_absent {
                         info.gate |= 1u64 << bit;
@@ -391,12 +440,22 @@ impl Index {
                     matchers: cond.matchers.clone(),
                 });
             }
-            if info.pos == 0 {
-                self.always.push(sub);
+            if info.pos == 0 || (info.gate == 0 && !info.deferred.is_empty()) {
+                self.extra.push(sub);
             }
-            if info.gate == 0 && !info.deferred.is_empty() {
-                self.ungated.push(sub);
+            let mut flags = 0;
+            if !info.deferred.is_empty() {
+                flags |= HAS_DEFERRED;
             }
+            if !info.absent.is_empty() {
+                flags |= HAS_ABSENT;
+            }
+            self.hot.push(SubHot {
+                pos: info.pos,
+                gate: info.gate,
+                rule,
+                flags,
+            });
             self.subs.push(info);
         }
     }
@@ -472,10 +531,14 @@ impl Index {
         for d in &info.deferred {
             let bit = 1u64 << d.bit;
             let s = sub as usize;
-            let already = st.sub_epoch[s] == st.epoch && st.hit[s] & bit != 0;
+            let already = st.hit(s) & bit != 0;
             if !already {
                 let f = d.field as usize;
-                let mut i = if st.dhead_epoch[f] == st.epoch { st.dhead[f] } else { NIL };
+                let mut i = if st.dhead_epoch[f] == st.epoch {
+                    st.dhead[f]
+                } else {
+                    NIL
+                };
                 while i != NIL {
                     let leaf = st.dleaves[i as usize];
                     let val = match leaf.val {
@@ -497,72 +560,77 @@ impl Index {
                     }
                 }
             }
-            let now = st.sub_epoch[s] == st.epoch && st.hit[s] & bit != 0;
+            let now = st.hit(s) & bit != 0;
             if d.positive && !now {
                 return;
             }
         }
     }
 
-    /// Decide a branch from its masks: `Some(arr_only)` when it matches apart
-    /// from array consistency (`arr_only` = tests satisfied only inside arrays).
+    /// Steps 2 and 3 for one branch: deferred tests, then the verdict.
     #[inline]
-    fn check(&self, st: &State, sub: u32) -> Option<u64> {
-        let s = sub as usize;
-        let info = &self.subs[s];
-        let (hit, direct) = if st.sub_epoch[s] == st.epoch {
-            (st.hit[s], st.direct[s])
-        } else {
-            (0, 0)
-        };
-        if hit & info.pos != info.pos {
-            return None;
+    fn finish(&self, st: &mut State, sub: u32, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
+        let h = self.hot[sub as usize];
+        let epoch = st.epoch;
+        if st.rule_epoch[h.rule as usize] == epoch {
+            return;
         }
-        for a in &info.absent {
-            let present = st.field_epoch[a.field as usize] == st.epoch;
-            if present && !(a.hit_ok && hit & (1u64 << a.bit) != 0) {
-                return None;
+        let s = sub as usize;
+        let mut hit = st.hit(s);
+        if h.flags & HAS_DEFERRED != 0 {
+            if hit & h.gate != h.gate {
+                return;
+            }
+            self.eval_deferred(st, sub);
+            hit = st.hit(s);
+        }
+        if hit & h.pos != h.pos {
+            return;
+        }
+        if h.flags & HAS_ABSENT != 0 {
+            for a in &self.subs[s].absent {
+                let present = st.field_epoch[a.field as usize] == epoch;
+                if present && !(a.hit_ok && hit & (1u64 << a.bit) != 0) {
+                    return;
+                }
             }
         }
-        Some(hit & !direct)
+        let direct = st.direct(s);
+        let arr_only = hit & !direct;
+        if arr_only.count_ones() >= 2 {
+            pending.push((sub, arr_only));
+        } else {
+            st.rule_epoch[h.rule as usize] = epoch;
+            out.push(h.rule);
+        }
     }
 
     /// Match one event; the matching rule ids (sorted, unique) go to `out`.
-    pub(crate) fn eval<E: Source>(&self, ev: &E, sc: &mut Scratch, out: &mut Vec<u32>) -> Result<(), EventError> {
+    pub(crate) fn eval<E: Source>(
+        &self,
+        ev: &E,
+        sc: &mut Scratch,
+        out: &mut Vec<u32>,
+    ) -> Result<(), EventError> {
         out.clear();
         let st = &mut sc.st;
-        st.begin(self.subs.len(), self.trie.field_count(), self.rules as usize);
+        st.begin(
+            self.subs.len(),
+            self.trie.field_count(),
+            self.rules as usize,
+        );
         ev.walk(&self.trie, &mut FastSink { idx: self, st }, &mut sc.bufs)?;
-
-        let st = &mut sc.st;
-        let first = st.touched.len();
-        for i in 0..first {
-            let sub = st.touched[i];
-            let info = &self.subs[sub as usize];
-            if !info.deferred.is_empty() && info.gate != 0 && st.hit[sub as usize] & info.gate == info.gate {
-                self.eval_deferred(st, sub);
-            }
-        }
-        for &sub in &self.ungated {
-            self.eval_deferred(st, sub);
-        }
 
         sc.pending.clear();
         let st = &mut sc.st;
-        let epoch = st.epoch;
-        let candidates = st.touched.iter().copied().filter(|s| self.subs[*s as usize].pos != 0);
-        for sub in candidates.chain(self.always.iter().copied()) {
-            let rule = self.subs[sub as usize].rule as usize;
-            if st.rule_epoch[rule] == epoch {
-                continue;
-            }
-            if let Some(arr_only) = self.check(st, sub) {
-                if arr_only.count_ones() >= 2 {
-                    sc.pending.push((sub, arr_only));
-                } else {
-                    st.rule_epoch[rule] = epoch;
-                    out.push(rule as u32);
-                }
+        let touched = st.touched.len();
+        for i in 0..touched {
+            let sub = st.touched[i];
+            self.finish(st, sub, &mut sc.pending, out);
+        }
+        for &sub in &self.extra {
+            if st.subs[sub as usize].epoch != st.epoch {
+                self.finish(st, sub, &mut sc.pending, out);
             }
         }
         if !sc.pending.is_empty() {
@@ -575,7 +643,12 @@ impl Index {
     }
 
     /// Second walk for branches whose tests come from inside arrays.
-    fn resolve_arrays<E: Source>(&self, ev: &E, sc: &mut Scratch, out: &mut Vec<u32>) -> Result<(), EventError> {
+    fn resolve_arrays<E: Source>(
+        &self,
+        ev: &E,
+        sc: &mut Scratch,
+        out: &mut Vec<u32>,
+    ) -> Result<(), EventError> {
         sc.hits.clear();
         sc.arena.clear();
         let mut sink = SlowSink {
@@ -587,7 +660,11 @@ impl Index {
         ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
         let arena = &sc.arena;
         let chain = |h: &SlowHit| &arena[h.start as usize..(h.start + h.len) as usize];
-        sc.hits.sort_by(|a, b| a.pending.cmp(&b.pending).then_with(|| chain(a).cmp(chain(b))));
+        sc.hits.sort_by(|a, b| {
+            a.pending
+                .cmp(&b.pending)
+                .then_with(|| chain(a).cmp(chain(b)))
+        });
         let epoch = sc.st.epoch;
         let mut i = 0;
         while i < sc.hits.len() {

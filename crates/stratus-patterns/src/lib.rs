@@ -65,6 +65,8 @@ mod index;
 mod matcher;
 mod parse;
 mod pattern;
+#[cfg(test)]
+mod reference;
 mod sns;
 mod wildcard;
 

@@ -25,8 +25,16 @@ pub(crate) struct NumRange {
 impl NumRange {
     #[inline]
     pub(crate) fn contains(&self, x: f64) -> bool {
-        let above = if self.lo_incl { x >= self.lo } else { x > self.lo };
-        let below = if self.hi_incl { x <= self.hi } else { x < self.hi };
+        let above = if self.lo_incl {
+            x >= self.lo
+        } else {
+            x > self.lo
+        };
+        let below = if self.hi_incl {
+            x <= self.hi
+        } else {
+            x < self.hi
+        };
         above && below
     }
 }
@@ -62,7 +70,10 @@ impl AnythingBut {
 pub(crate) enum Matcher {
     /// Exact string; `ip` is set when the string is an IP literal (then any
     /// textual form of the same address matches, as in EventBridge).
-    ExactStr { value: String, ip: Option<IpKey> },
+    ExactStr {
+        value: String,
+        ip: Option<IpKey>,
+    },
     ExactNum(f64),
     ExactBool(bool),
     ExactNull,

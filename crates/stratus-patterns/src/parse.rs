@@ -72,11 +72,21 @@ type R<T> = Result<T, String>;
 /// a single branch, or with operator names inside) makes the parser retry with
 /// `$or` as an ordinary field name, as EventBridge does for old rules.
 pub(crate) fn parse_pattern(v: &Value, dialect: Dialect) -> R<Vec<Branch>> {
-    match (Parser { dialect, legacy: false }).top(v) {
+    match (Parser {
+        dialect,
+        legacy: false,
+    })
+    .top(v)
+    {
         Ok(b) => Ok(b),
         Err(e) => {
             if contains_or_key(v) {
-                Parser { dialect, legacy: true }.top(v).map_err(|_| e)
+                Parser {
+                    dialect,
+                    legacy: true,
+                }
+                .top(v)
+                .map_err(|_| e)
             } else {
                 Err(e)
             }
@@ -146,7 +156,13 @@ impl Parser {
         Ok(rules)
     }
 
-    fn object(&self, map: &Map<String, Value>, prefix: &str, rules: &mut Vec<Branch>, in_or: bool) -> R<()> {
+    fn object(
+        &self,
+        map: &Map<String, Value>,
+        prefix: &str,
+        rules: &mut Vec<Branch>,
+        in_or: bool,
+    ) -> R<()> {
         if map.is_empty() {
             return Err("Empty objects are not allowed".to_string());
         }
@@ -156,7 +172,9 @@ impl Parser {
                 continue;
             }
             if in_or && RESERVED_IN_OR.contains(&key.as_str()) {
-                return Err(format!("{key} is Ruler reserved fieldName which cannot be used inside $or."));
+                return Err(format!(
+                    "{key} is Ruler reserved fieldName which cannot be used inside $or."
+                ));
             }
             match value {
                 Value::Object(inner) => self.object(inner, &join(prefix, key), rules, in_or)?,
@@ -220,12 +238,18 @@ impl Parser {
                 Value::String(s) => exact_string(s),
                 Value::Number(n) => match n.as_f64() {
                     Some(x) => Matcher::ExactNum(x),
-                    None => return Err("Match value must be String, number, true, false, or null".to_string()),
+                    None => {
+                        return Err(
+                            "Match value must be String, number, true, false, or null".to_string()
+                        );
+                    }
                 },
                 Value::Bool(b) => Matcher::ExactBool(*b),
                 Value::Null => Matcher::ExactNull,
                 Value::Array(_) => {
-                    return Err("Match value must be String, number, true, false, or null".to_string());
+                    return Err(
+                        "Match value must be String, number, true, false, or null".to_string()
+                    );
                 }
             });
         }
@@ -290,9 +314,15 @@ impl Parser {
                 match value {
                     Value::Object(inner) if eb => {
                         let (label, unsupported) = if is_prefix {
-                            ("Prefix expression name not found", "Unsupported prefix pattern: ")
+                            (
+                                "Prefix expression name not found",
+                                "Unsupported prefix pattern: ",
+                            )
                         } else {
-                            ("Suffix expression name not found", "Unsupported suffix pattern: ")
+                            (
+                                "Suffix expression name not found",
+                                "Unsupported suffix pattern: ",
+                            )
                         };
                         let mut it = inner.iter();
                         let Some((op, v)) = it.next() else {
@@ -302,7 +332,9 @@ impl Parser {
                             return Err(format!("{unsupported}{op}"));
                         }
                         let Value::String(s) = v else {
-                            return Err("equals-ignore-case match pattern must be a string".to_string());
+                            return Err(
+                                "equals-ignore-case match pattern must be a string".to_string()
+                            );
                         };
                         if it.next().is_some() {
                             return Err("Only one key allowed in match expression".to_string());
@@ -376,7 +408,10 @@ impl Parser {
     /// The array after `"numeric"`.
     fn numeric(&self, items: &[Value]) -> R<NumRange> {
         let Some(Value::String(op)) = items.first() else {
-            return Err(format!("Invalid member in numeric match: {}", token_text(items.first())));
+            return Err(format!(
+                "Invalid member in numeric match: {}",
+                token_text(items.first())
+            ));
         };
         let value_of = |op: &str, v: Option<&Value>| -> R<f64> {
             v.and_then(num_value).ok_or_else(|| {
@@ -412,7 +447,10 @@ impl Parser {
                     });
                 }
                 let Some(Value::String(op2)) = items.get(2) else {
-                    return Err(format!("Bad value in numeric range: {}", token_text(items.get(2))));
+                    return Err(format!(
+                        "Bad value in numeric range: {}",
+                        token_text(items.get(2))
+                    ));
                 };
                 if op2 != "<" && op2 != "<=" {
                     return Err(format!("Bad numeric range operator: {op2}"));
@@ -451,7 +489,8 @@ impl Parser {
     }
 
     fn anything_but(&self, value: &Value) -> R<AnythingBut> {
-        const TYPE_ERR: &str = "Value of anything-but must be an array or single string/number value.";
+        const TYPE_ERR: &str =
+            "Value of anything-but must be an array or single string/number value.";
         match value {
             Value::Object(inner) => {
                 let mut it = inner.iter();
@@ -511,11 +550,16 @@ impl Parser {
                     texts.push(s.clone());
                 }
                 let out = match kind {
-                    Kind::IgnoreCase => AnythingBut::IgnoreCase(texts.iter().map(|s| s.to_lowercase()).collect()),
+                    Kind::IgnoreCase => {
+                        AnythingBut::IgnoreCase(texts.iter().map(|s| s.to_lowercase()).collect())
+                    }
                     Kind::Prefix => AnythingBut::Prefixes(texts),
                     Kind::Suffix => AnythingBut::Suffixes(texts),
                     Kind::Wildcard => AnythingBut::Wildcards(
-                        texts.iter().map(|s| parse_wildcard(s)).collect::<R<Vec<_>>>()?,
+                        texts
+                            .iter()
+                            .map(|s| parse_wildcard(s))
+                            .collect::<R<Vec<_>>>()?,
                     ),
                 };
                 if extra {
@@ -533,7 +577,12 @@ impl Parser {
                             Some(x) => numbers.push(self.comparable(x)?),
                             None => return Err(TYPE_ERR.to_string()),
                         },
-                        _ => return Err("Inside anything but list, start|null|boolean is not supported.".to_string()),
+                        _ => {
+                            return Err(
+                                "Inside anything but list, start|null|boolean is not supported."
+                                    .to_string(),
+                            );
+                        }
                     }
                 }
                 match (strings.is_empty(), numbers.is_empty()) {

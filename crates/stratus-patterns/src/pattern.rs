@@ -154,7 +154,12 @@ impl RuleSet {
         let i = self.by_name.remove(name)?;
         self.names.remove(i);
         let old = self.patterns.remove(i);
-        self.by_name = self.names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        self.by_name = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         self.rebuild();
         Some(old)
     }
@@ -203,7 +208,11 @@ impl RuleSet {
 
     /// Like [`RuleSet::matches_json`], appending to a caller-owned vector
     /// (cleared first) to avoid an allocation per event.
-    pub fn matches_json_into<'s>(&'s self, event: &str, out: &mut Vec<&'s str>) -> Result<(), EventError> {
+    pub fn matches_json_into<'s>(
+        &'s self,
+        event: &str,
+        out: &mut Vec<&'s str>,
+    ) -> Result<(), EventError> {
         self.eval(&JsonSource(event), out)
     }
 

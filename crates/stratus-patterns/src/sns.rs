@@ -76,7 +76,11 @@ struct LimitLeaf<'a> {
 }
 
 /// Expand a policy object into its `$or` combinations of leaf lists.
-fn combinations<'a>(obj: &'a Map<String, Value>, top: Option<&'a str>, depth: u64) -> Vec<Vec<LimitLeaf<'a>>> {
+fn combinations<'a>(
+    obj: &'a Map<String, Value>,
+    top: Option<&'a str>,
+    depth: u64,
+) -> Vec<Vec<LimitLeaf<'a>>> {
     let mut branches: Vec<Vec<LimitLeaf<'a>>> = vec![Vec::new()];
     let cross = |branches: Vec<Vec<LimitLeaf<'a>>>, alternatives: Vec<Vec<LimitLeaf<'a>>>| {
         let mut out = Vec::with_capacity(branches.len() * alternatives.len().max(1));
@@ -102,7 +106,9 @@ fn combinations<'a>(obj: &'a Map<String, Value>, top: Option<&'a str>, depth: u6
     };
     for (key, value) in obj {
         match value {
-            Value::Array(items) if key == "$or" && items.iter().all(Value::is_object) && items.len() >= 2 => {
+            Value::Array(items)
+                if key == "$or" && items.iter().all(Value::is_object) && items.len() >= 2 =>
+            {
                 let mut alternatives = Vec::new();
                 for item in items {
                     if let Value::Object(o) = item {
@@ -134,7 +140,9 @@ fn combinations<'a>(obj: &'a Map<String, Value>, top: Option<&'a str>, depth: u6
 fn is_nested(obj: &Map<String, Value>) -> bool {
     obj.iter().any(|(k, v)| match v {
         Value::Object(_) => true,
-        Value::Array(items) if k == "$or" => items.iter().any(|i| matches!(i, Value::Object(o) if is_nested(o))),
+        Value::Array(items) if k == "$or" => items
+            .iter()
+            .any(|i| matches!(i, Value::Object(o) if is_nested(o))),
         _ => false,
     })
 }
@@ -142,8 +150,8 @@ fn is_nested(obj: &Map<String, Value>) -> bool {
 impl FilterPolicy {
     /// Parse and validate a filter policy for the given scope.
     pub fn parse(text: &str, scope: FilterPolicyScope) -> Result<Self, FilterPolicyError> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|_| FilterPolicyError::invalid("failed to parse JSON."))?;
+        let v: Value = serde_json::from_str(text)
+            .map_err(|_| FilterPolicyError::invalid("failed to parse JSON."))?;
         Self::from_value(&v, scope)
     }
 
@@ -151,7 +159,10 @@ impl FilterPolicy {
     pub fn from_value(v: &Value, scope: FilterPolicyScope) -> Result<Self, FilterPolicyError> {
         if let Value::Object(m) = v {
             if m.is_empty() {
-                return Ok(Self { scope, pattern: None });
+                return Ok(Self {
+                    scope,
+                    pattern: None,
+                });
             }
         }
         let branches = parse_pattern(v, Dialect::Sns).map_err(FilterPolicyError::invalid)?;
@@ -172,9 +183,9 @@ impl FilterPolicy {
                     "Filter policy can not have more than {MAX_KEYS} keys"
                 )));
             }
-            let product = combo
-                .iter()
-                .fold(1u64, |acc, l| acc.saturating_mul(l.values.saturating_mul(l.depth)));
+            let product = combo.iter().fold(1u64, |acc, l| {
+                acc.saturating_mul(l.values.saturating_mul(l.depth))
+            });
             total = total.saturating_add(product);
         }
         if total > MAX_COMBINATIONS {
@@ -222,7 +233,10 @@ impl FilterPolicy {
     }
 
     /// [`FilterPolicy::matches_attributes`] over a map `name -> (data type, value)`.
-    pub fn matches_attribute_map<S: BuildHasher>(&self, attributes: &HashMap<String, (String, String), S>) -> bool {
+    pub fn matches_attribute_map<S: BuildHasher>(
+        &self,
+        attributes: &HashMap<String, (String, String), S>,
+    ) -> bool {
         self.matches_attributes(
             attributes
                 .iter()

@@ -41,7 +41,9 @@ pub(crate) fn parse_wildcard(text: &str) -> Result<Wildcard, String> {
     }
     let parts = parts
         .into_iter()
-        .map(|p| String::from_utf8(p).map_err(|_| "wildcard pattern is not valid UTF-8".to_string()))
+        .map(|p| {
+            String::from_utf8(p).map_err(|_| "wildcard pattern is not valid UTF-8".to_string())
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Wildcard { parts })
 }
@@ -55,7 +57,10 @@ impl Wildcard {
         if n == 1 {
             return s == first;
         }
-        if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) || !s.ends_with(last.as_str()) {
+        if s.len() < first.len() + last.len()
+            || !s.starts_with(first.as_str())
+            || !s.ends_with(last.as_str())
+        {
             return false;
         }
         let Some(mut mid) = s.get(first.len()..s.len() - last.len()) else {
@@ -81,9 +86,10 @@ mod tests {
 
     #[test]
     fn matching() {
-        assert!(w("arn:aws:events:us-east-1:*:event-bus/*").matches(
-            "arn:aws:events:us-east-1:123456789012:event-bus/myEventBus"
-        ));
+        assert!(
+            w("arn:aws:events:us-east-1:*:event-bus/*")
+                .matches("arn:aws:events:us-east-1:123456789012:event-bus/myEventBus")
+        );
         assert!(w("*").matches(""));
         assert!(w("").matches(""));
         assert!(!w("").matches("x"));
@@ -98,7 +104,9 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
-            parse_wildcard("arn:aws:events:us-east-1:**:event-bus/*").err().as_deref(),
+            parse_wildcard("arn:aws:events:us-east-1:**:event-bus/*")
+                .err()
+                .as_deref(),
             Some("Consecutive wildcard characters at pos 26")
         );
         assert_eq!(

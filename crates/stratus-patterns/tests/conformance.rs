@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use stratus_patterns::{Pattern, RuleSet};
 
 fn root() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"));
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance"
+    ));
     if p.is_dir() {
         Some(p)
     } else {
@@ -48,7 +51,10 @@ fn localstack_events_patterns_recorded_against_aws() {
                 }
                 let want = case["error_message_first_line"].as_str().unwrap_or("");
                 if e.message() != want {
-                    failures.push(format!("{name}: message\n   got: {}\n  want: {want}", e.message()));
+                    failures.push(format!(
+                        "{name}: message\n   got: {}\n  want: {want}",
+                        e.message()
+                    ));
                 }
                 "error"
             }
@@ -89,7 +95,10 @@ fn localstack_duplicate_key_files_byte_for_byte() {
     let pattern = read(&dir.join("complex_multi_key_event_pattern.json"));
     let event = read(&dir.join("complex_multi_key_event.json"));
     let p = Pattern::parse(&pattern).unwrap();
-    assert!(p.matches_json(&event).unwrap(), "duplicate keys: the last value must win");
+    assert!(
+        p.matches_json(&event).unwrap(),
+        "duplicate keys: the last value must win"
+    );
 }
 
 #[test]
@@ -135,10 +144,17 @@ fn event_ruler_or_rule_files() {
     assert_eq!(counts, vec![2, 4, 3, 4, 2]);
     for rule in load("normalRulesWithOrWording.json") {
         let p = Pattern::from_value(&rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
-        assert_eq!(p.branch_count(), 1, "{rule}: \"$or\" here is a plain field name");
+        assert_eq!(
+            p.branch_count(),
+            1,
+            "{rule}: \"$or\" here is a plain field name"
+        );
     }
     for rule in load("wrongOrRelationshipRules.json") {
-        assert!(Pattern::from_value(&rule).is_err(), "{rule} must be rejected");
+        assert!(
+            Pattern::from_value(&rule).is_err(),
+            "{rule} must be rejected"
+        );
     }
     Pattern::parse(&read(&data.join("bigEventRule.json"))).unwrap();
 
@@ -146,7 +162,9 @@ fn event_ruler_or_rule_files() {
     let rules = load("orRelationshipRules.json");
     let p = Pattern::from_value(&rules[3]).unwrap();
     assert!(p.matches(&json!({"source": "aws.cloudwatch", "metricType": "MetricType", "namespace": "AWS/ES", "spaceId": 1000})));
-    assert!(!p.matches(&json!({"source": "aws.cloudwatch", "metricType": "MetricType", "namespace": "AWS/ES"})));
+    assert!(!p.matches(
+        &json!({"source": "aws.cloudwatch", "metricType": "MetricType", "namespace": "AWS/ES"})
+    ));
     let legacy = load("normalRulesWithOrWording.json");
     let p = Pattern::from_value(&legacy[1]).unwrap();
     assert!(p.matches(&json!({"source": "aws.cloudwatch", "$or": {"metricType": "MetricType", "namespace": "AWS/EC2"}})));
@@ -206,7 +224,9 @@ fn event_ruler_correctness_cases() {
         let by_text = p.matches_json(&case["event"].to_string()).unwrap();
         let want = CORRECTNESS_EXPECTED_MATCHES.contains(&name);
         if by_value != by_text || by_value != want {
-            failures.push(format!("{name}: want {want}, value {by_value}, text {by_text}"));
+            failures.push(format!(
+                "{name}: want {want}, value {by_value}, text {by_text}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -220,10 +240,18 @@ fn generate(generator: &str, n: usize) -> Value {
     match generator {
         "primArrayPlusScalar" => json!({"d": {"tags": prims("t"), "type": "x"}}),
         "primArrayOnly" => json!({"d": {"tags": prims("t")}}),
-        "objArrayBothFields" => json!({"d": (0..n).map(|i| json!({"a": i, "b": i})).collect::<Vec<_>>()}),
+        "objArrayBothFields" => {
+            json!({"d": (0..n).map(|i| json!({"a": i, "b": i})).collect::<Vec<_>>()})
+        }
         "objArrayLastValid" => {
             let mut items: Vec<Value> = (0..n.saturating_sub(1))
-                .map(|i| if i % 2 == 0 { json!({"a": i}) } else { json!({"b": i}) })
+                .map(|i| {
+                    if i % 2 == 0 {
+                        json!({"a": i})
+                    } else {
+                        json!({"b": i})
+                    }
+                })
                 .collect();
             items.push(json!({"a": n, "b": n}));
             json!({"d": items})
@@ -242,7 +270,9 @@ fn generate(generator: &str, n: usize) -> Value {
         "primInsideObjArray" => json!({"detail": {"data": (0..3)
             .map(|_| json!({"name": prims("n"), "type": "GROUP"}))
             .collect::<Vec<_>>()}}),
-        "noObjArrayLargePrim" => json!({"detail": {"data": {"name": prims("n"), "type": prims("t")}}}),
+        "noObjArrayLargePrim" => {
+            json!({"detail": {"data": {"name": prims("n"), "type": prims("t")}}})
+        }
         "nested2Level" => json!({"a": (0..n)
             .map(|i| json!({"b": (0..10).map(|j| json!({"x": i, "y": j})).collect::<Vec<_>>()}))
             .collect::<Vec<_>>()}),

@@ -6,10 +6,22 @@ use common::{check, check_err};
 
 #[test]
 fn exact_values() {
-    check(r#"{"source": ["aws.ec2"]}"#, r#"{"source": "aws.ec2"}"#, true);
-    check(r#"{"source": ["aws.ec2"]}"#, r#"{"source": "aws.ec2x"}"#, false);
+    check(
+        r#"{"source": ["aws.ec2"]}"#,
+        r#"{"source": "aws.ec2"}"#,
+        true,
+    );
+    check(
+        r#"{"source": ["aws.ec2"]}"#,
+        r#"{"source": "aws.ec2x"}"#,
+        false,
+    );
     check(r#"{"source": ["a", "b"]}"#, r#"{"source": "b"}"#, true);
-    check(r#"{"source": ["aws.ec2"]}"#, r#"{"other": "aws.ec2"}"#, false);
+    check(
+        r#"{"source": ["aws.ec2"]}"#,
+        r#"{"other": "aws.ec2"}"#,
+        false,
+    );
     check(r#"{"n": [5]}"#, r#"{"n": 5}"#, true);
     check(r#"{"n": [5]}"#, r#"{"n": 5.0}"#, true);
     check(r#"{"n": [300]}"#, r#"{"n": 3.0e2}"#, true);
@@ -24,7 +36,11 @@ fn exact_values() {
     check(r#"{"x": [null]}"#, r#"{"x": ""}"#, false);
     check(r#"{"x": [""]}"#, r#"{"x": ""}"#, true);
     check(r#"{"x": [""]}"#, r#"{"x": null}"#, false);
-    check(r#"{"s": ["caf\u00e9 \ud83d\ude80"]}"#, r#"{"s": "café 🚀"}"#, true);
+    check(
+        r#"{"s": ["caf\u00e9 \ud83d\ude80"]}"#,
+        r#"{"s": "café 🚀"}"#,
+        true,
+    );
     check(r#"{"s": ["a\"b"]}"#, r#"{"s": "a\u0022b"}"#, true);
     check(r#"{"KEY": ["v"]}"#, r#"{"key": "v"}"#, false);
 }
@@ -36,10 +52,26 @@ fn nested_and_dotted_paths() {
         r#"{"source": "aws.ec2", "detail": {"state": "running", "other": {"deep": [1, 2]}}}"#,
         true,
     );
-    check(r#"{"detail": {"state": ["running"]}}"#, r#"{"detail": "{\"state\": \"running\"}"}"#, false);
-    check(r#"{"detail": {"state": {"status": ["on"]}}}"#, r#"{"detail": {"state.status": "on"}}"#, true);
-    check(r#"{"detail": {"state.status": ["on"]}}"#, r#"{"detail": {"state": {"status": "on"}}}"#, true);
-    check(r#"{"a": {"b": ["x"]}}"#, r#"{"a": {"b": {"c": "x"}}}"#, false);
+    check(
+        r#"{"detail": {"state": ["running"]}}"#,
+        r#"{"detail": "{\"state\": \"running\"}"}"#,
+        false,
+    );
+    check(
+        r#"{"detail": {"state": {"status": ["on"]}}}"#,
+        r#"{"detail": {"state.status": "on"}}"#,
+        true,
+    );
+    check(
+        r#"{"detail": {"state.status": ["on"]}}"#,
+        r#"{"detail": {"state": {"status": "on"}}}"#,
+        true,
+    );
+    check(
+        r#"{"a": {"b": ["x"]}}"#,
+        r#"{"a": {"b": {"c": "x"}}}"#,
+        false,
+    );
     check(r#"{"a": {"b": ["x"]}}"#, r#"{"a": "x"}"#, false);
 }
 
@@ -49,13 +81,33 @@ fn arrays_on_both_sides() {
     check(r#"{"r": ["a"]}"#, r#"{"r": ["c", "d"]}"#, false);
     check(r#"{"r": ["a"]}"#, r#"{"r": []}"#, false);
     check(r#"{"r": ["a"]}"#, r#"{"r": [["x", ["a"]]]}"#, true);
-    check(r#"{"e": {"n": ["Anna"]}}"#, r#"{"e": [{"n": "John"}, {"n": "Anna"}]}"#, true);
+    check(
+        r#"{"e": {"n": ["Anna"]}}"#,
+        r#"{"e": [{"n": "John"}, {"n": "Anna"}]}"#,
+        true,
+    );
     // Two fields must come from the same array element.
     let p = r#"{"e": {"first": ["Anna"], "last": ["Jones"]}}"#;
-    check(p, r#"{"e": [{"first": "Anna", "last": "Smith"}, {"first": "Peter", "last": "Jones"}]}"#, false);
-    check(p, r#"{"e": [{"first": "Anna", "last": "Jones"}, {"first": "Peter", "last": "Smith"}]}"#, true);
-    check(p, r#"{"e": [[{"first": "Anna", "last": "Smith"}], [{"first": "Anna", "last": "Jones"}]]}"#, true);
-    check(p, r#"{"e": [[{"first": "Anna"}, {"last": "Jones"}]]}"#, false);
+    check(
+        p,
+        r#"{"e": [{"first": "Anna", "last": "Smith"}, {"first": "Peter", "last": "Jones"}]}"#,
+        false,
+    );
+    check(
+        p,
+        r#"{"e": [{"first": "Anna", "last": "Jones"}, {"first": "Peter", "last": "Smith"}]}"#,
+        true,
+    );
+    check(
+        p,
+        r#"{"e": [[{"first": "Anna", "last": "Smith"}], [{"first": "Anna", "last": "Jones"}]]}"#,
+        true,
+    );
+    check(
+        p,
+        r#"{"e": [[{"first": "Anna"}, {"last": "Jones"}]]}"#,
+        false,
+    );
     // Fields in different arrays combine freely.
     check(
         r#"{"a": {"x": ["1"]}, "b": {"y": ["2"]}}"#,
@@ -83,15 +135,35 @@ fn arrays_on_both_sides() {
 
 #[test]
 fn prefix_suffix() {
-    check(r#"{"t": [{"prefix": "2022-"}]}"#, r#"{"t": "2022-07-13"}"#, true);
-    check(r#"{"t": [{"prefix": "2022-"}]}"#, r#"{"t": "2021-07-13"}"#, false);
+    check(
+        r#"{"t": [{"prefix": "2022-"}]}"#,
+        r#"{"t": "2022-07-13"}"#,
+        true,
+    );
+    check(
+        r#"{"t": [{"prefix": "2022-"}]}"#,
+        r#"{"t": "2021-07-13"}"#,
+        false,
+    );
     check(r#"{"t": [{"prefix": "2"}]}"#, r#"{"t": 2022}"#, false);
     check(r#"{"t": [{"prefix": ""}]}"#, r#"{"t": "anything"}"#, true);
-    check(r#"{"t": [{"prefix": {"equals-ignore-case": "EventB"}}]}"#, r#"{"t": "eventbridge"}"#, true);
-    check(r#"{"t": [{"prefix": {"equals-ignore-case": "EventB"}}]}"#, r#"{"t": "sns"}"#, false);
+    check(
+        r#"{"t": [{"prefix": {"equals-ignore-case": "EventB"}}]}"#,
+        r#"{"t": "eventbridge"}"#,
+        true,
+    );
+    check(
+        r#"{"t": [{"prefix": {"equals-ignore-case": "EventB"}}]}"#,
+        r#"{"t": "sns"}"#,
+        false,
+    );
     check(r#"{"f": [{"suffix": ".png"}]}"#, r#"{"f": "a.png"}"#, true);
     check(r#"{"f": [{"suffix": ".png"}]}"#, r#"{"f": "a.PNG"}"#, false);
-    check(r#"{"f": [{"suffix": {"equals-ignore-case": ".png"}}]}"#, r#"{"f": "a.PNG"}"#, true);
+    check(
+        r#"{"f": [{"suffix": {"equals-ignore-case": ".png"}}]}"#,
+        r#"{"f": "a.PNG"}"#,
+        true,
+    );
     check(r#"{"f": [{"suffix": ""}]}"#, r#"{"f": ""}"#, true);
     check(r#"{"f": [{"suffix": "ab"}]}"#, r#"{"f": "b"}"#, false);
     check(r#"{"f": [{"prefix": "é"}]}"#, r#"{"f": "éa"}"#, true);
@@ -99,11 +171,31 @@ fn prefix_suffix() {
 
 #[test]
 fn equals_ignore_case() {
-    check(r#"{"n": [{"equals-ignore-case": "alice"}]}"#, r#"{"n": "ALIce"}"#, true);
-    check(r#"{"n": [{"equals-ignore-case": "alice"}]}"#, r#"{"n": "alicia"}"#, false);
-    check(r#"{"n": [{"equals-ignore-case": "ÉTÉ"}]}"#, r#"{"n": "été"}"#, true);
-    check(r#"{"n": [{"equals-ignore-case": ""}]}"#, r#"{"n": "x"}"#, false);
-    check(r#"{"n": [{"equals-ignore-case": "1"}]}"#, r#"{"n": 1}"#, false);
+    check(
+        r#"{"n": [{"equals-ignore-case": "alice"}]}"#,
+        r#"{"n": "ALIce"}"#,
+        true,
+    );
+    check(
+        r#"{"n": [{"equals-ignore-case": "alice"}]}"#,
+        r#"{"n": "alicia"}"#,
+        false,
+    );
+    check(
+        r#"{"n": [{"equals-ignore-case": "ÉTÉ"}]}"#,
+        r#"{"n": "été"}"#,
+        true,
+    );
+    check(
+        r#"{"n": [{"equals-ignore-case": ""}]}"#,
+        r#"{"n": "x"}"#,
+        false,
+    );
+    check(
+        r#"{"n": [{"equals-ignore-case": "1"}]}"#,
+        r#"{"n": 1}"#,
+        false,
+    );
 }
 
 #[test]
@@ -116,22 +208,78 @@ fn anything_but() {
     check(p, r#"{}"#, false);
     check(p, r#"{"s": ["init", "x"]}"#, true);
     check(p, r#"{"s": ["init"]}"#, false);
-    check(r#"{"s": [{"anything-but": ["a", "b"]}]}"#, r#"{"s": "b"}"#, false);
-    check(r#"{"s": [{"anything-but": ["a", "b"]}]}"#, r#"{"s": "c"}"#, true);
-    check(r#"{"n": [{"anything-but": [100, 200]}]}"#, r#"{"n": 200.0}"#, false);
-    check(r#"{"n": [{"anything-but": [100, 200]}]}"#, r#"{"n": 300}"#, true);
+    check(
+        r#"{"s": [{"anything-but": ["a", "b"]}]}"#,
+        r#"{"s": "b"}"#,
+        false,
+    );
+    check(
+        r#"{"s": [{"anything-but": ["a", "b"]}]}"#,
+        r#"{"s": "c"}"#,
+        true,
+    );
+    check(
+        r#"{"n": [{"anything-but": [100, 200]}]}"#,
+        r#"{"n": 200.0}"#,
+        false,
+    );
+    check(
+        r#"{"n": [{"anything-but": [100, 200]}]}"#,
+        r#"{"n": 300}"#,
+        true,
+    );
     check(r#"{"n": [{"anything-but": 0}]}"#, r#"{"n": 789}"#, true);
     check(r#"{"n": [{"anything-but": 123}]}"#, r#"{"n": "123"}"#, true);
-    check(r#"{"s": [{"anything-but": {"prefix": "init"}}]}"#, r#"{"s": "initial"}"#, false);
-    check(r#"{"s": [{"anything-but": {"prefix": ["a", "b"]}}]}"#, r#"{"s": "cat"}"#, true);
-    check(r#"{"s": [{"anything-but": {"suffix": ".txt"}}]}"#, r#"{"s": "a.txt"}"#, false);
-    check(r#"{"s": [{"anything-but": {"suffix": [".a", ".b"]}}]}"#, r#"{"s": "x.c"}"#, true);
-    check(r#"{"s": [{"anything-but": {"equals-ignore-case": "X"}}]}"#, r#"{"s": "x"}"#, false);
-    check(r#"{"s": [{"anything-but": {"equals-ignore-case": ["a", "B"]}}]}"#, r#"{"s": "b"}"#, false);
-    check(r#"{"s": [{"anything-but": {"equals-ignore-case": ["a", "B"]}}]}"#, r#"{"s": "c"}"#, true);
-    check(r#"{"s": [{"anything-but": {"wildcard": "*/lib/*"}}]}"#, r#"{"s": "/usr/lib/x"}"#, false);
-    check(r#"{"s": [{"anything-but": {"wildcard": ["*/lib/*", "*.so"]}}]}"#, r#"{"s": "/usr/bin/x"}"#, true);
-    check(r#"{"s": [{"anything-but": {"wildcard": ["*/lib/*", "*.so"]}}]}"#, r#"{"s": "a.so"}"#, false);
+    check(
+        r#"{"s": [{"anything-but": {"prefix": "init"}}]}"#,
+        r#"{"s": "initial"}"#,
+        false,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"prefix": ["a", "b"]}}]}"#,
+        r#"{"s": "cat"}"#,
+        true,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"suffix": ".txt"}}]}"#,
+        r#"{"s": "a.txt"}"#,
+        false,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"suffix": [".a", ".b"]}}]}"#,
+        r#"{"s": "x.c"}"#,
+        true,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"equals-ignore-case": "X"}}]}"#,
+        r#"{"s": "x"}"#,
+        false,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"equals-ignore-case": ["a", "B"]}}]}"#,
+        r#"{"s": "b"}"#,
+        false,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"equals-ignore-case": ["a", "B"]}}]}"#,
+        r#"{"s": "c"}"#,
+        true,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"wildcard": "*/lib/*"}}]}"#,
+        r#"{"s": "/usr/lib/x"}"#,
+        false,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"wildcard": ["*/lib/*", "*.so"]}}]}"#,
+        r#"{"s": "/usr/bin/x"}"#,
+        true,
+    );
+    check(
+        r#"{"s": [{"anything-but": {"wildcard": ["*/lib/*", "*.so"]}}]}"#,
+        r#"{"s": "a.so"}"#,
+        false,
+    );
 }
 
 #[test]
@@ -144,11 +292,23 @@ fn numeric() {
     check(p, r#"{"c": "3"}"#, false);
     check(p, r#"{"c": null}"#, false);
     check(p, r#"{"c": [9, 3]}"#, true);
-    check(r#"{"c": [{"numeric": ["=", 3.018e2]}]}"#, r#"{"c": 301.8}"#, true);
+    check(
+        r#"{"c": [{"numeric": ["=", 3.018e2]}]}"#,
+        r#"{"c": 301.8}"#,
+        true,
+    );
     check(r#"{"c": [{"numeric": [">=", 10]}]}"#, r#"{"c": 10}"#, true);
     check(r#"{"c": [{"numeric": ["<", 10]}]}"#, r#"{"c": 10}"#, false);
-    check(r#"{"c": [{"numeric": ["<=", -1]}]}"#, r#"{"c": -1e0}"#, true);
-    check(r#"{"c": [{"numeric": [">", 100]}]}"#, r#"{"c": 101.0}"#, true);
+    check(
+        r#"{"c": [{"numeric": ["<=", -1]}]}"#,
+        r#"{"c": -1e0}"#,
+        true,
+    );
+    check(
+        r#"{"c": [{"numeric": [">", 100]}]}"#,
+        r#"{"c": 101.0}"#,
+        true,
+    );
     check(
         r#"{"c": [{"numeric": [">", 100]}, {"anything-but": "101"}]}"#,
         r#"{"c": "101"}"#,
@@ -158,28 +318,76 @@ fn numeric() {
 
 #[test]
 fn exists() {
-    check(r#"{"d": {"c": [{"exists": true}]}}"#, r#"{"d": {"c": 1}}"#, true);
-    check(r#"{"d": {"c": [{"exists": true}]}}"#, r#"{"d": {"c": null}}"#, true);
-    check(r#"{"d": {"c": [{"exists": true}]}}"#, r#"{"d": {"c": {"x": 1}}}"#, false);
-    check(r#"{"d": {"c": [{"exists": true}]}}"#, r#"{"d": {"c": []}}"#, false);
+    check(
+        r#"{"d": {"c": [{"exists": true}]}}"#,
+        r#"{"d": {"c": 1}}"#,
+        true,
+    );
+    check(
+        r#"{"d": {"c": [{"exists": true}]}}"#,
+        r#"{"d": {"c": null}}"#,
+        true,
+    );
+    check(
+        r#"{"d": {"c": [{"exists": true}]}}"#,
+        r#"{"d": {"c": {"x": 1}}}"#,
+        false,
+    );
+    check(
+        r#"{"d": {"c": [{"exists": true}]}}"#,
+        r#"{"d": {"c": []}}"#,
+        false,
+    );
     check(r#"{"d": {"c": [{"exists": true}]}}"#, r#"{"d": {}}"#, false);
     check(r#"{"d": {"c": [{"exists": false}]}}"#, r#"{"d": {}}"#, true);
     check(r#"{"d": {"c": [{"exists": false}]}}"#, r#"{}"#, true);
-    check(r#"{"d": {"c": [{"exists": false}]}}"#, r#"{"d": {"c": {"c1": 100}}}"#, true);
-    check(r#"{"d": {"c": [{"exists": false}]}}"#, r#"{"d": {"c": 1}}"#, false);
-    check(r#"{"d": {"c": [{"exists": false}]}, "s": ["x"]}"#, r#"{"s": "x"}"#, true);
-    check(r#"{"d": {"c": [{"exists": false}]}, "s": ["x"]}"#, r#"{"s": "y"}"#, false);
+    check(
+        r#"{"d": {"c": [{"exists": false}]}}"#,
+        r#"{"d": {"c": {"c1": 100}}}"#,
+        true,
+    );
+    check(
+        r#"{"d": {"c": [{"exists": false}]}}"#,
+        r#"{"d": {"c": 1}}"#,
+        false,
+    );
+    check(
+        r#"{"d": {"c": [{"exists": false}]}, "s": ["x"]}"#,
+        r#"{"s": "x"}"#,
+        true,
+    );
+    check(
+        r#"{"d": {"c": [{"exists": false}]}, "s": ["x"]}"#,
+        r#"{"s": "y"}"#,
+        false,
+    );
     let either = r#"{"d": {"c": [{"exists": true}, {"exists": false}]}}"#;
     check(either, r#"{"d": {"c": 1}}"#, true);
     check(either, r#"{"d": {}}"#, true);
-    check(r#"{"d": {"c": ["v", {"exists": false}]}}"#, r#"{"d": {"c": "w"}}"#, false);
-    check(r#"{"d": {"c": ["v", {"exists": false}]}}"#, r#"{"d": {"c": "v"}}"#, true);
+    check(
+        r#"{"d": {"c": ["v", {"exists": false}]}}"#,
+        r#"{"d": {"c": "w"}}"#,
+        false,
+    );
+    check(
+        r#"{"d": {"c": ["v", {"exists": false}]}}"#,
+        r#"{"d": {"c": "v"}}"#,
+        true,
+    );
     let num_or_absent = r#"{"a": [{"numeric": [">", 1]}, {"exists": false}]}"#;
     check(num_or_absent, r#"{"a": 5}"#, true);
     check(num_or_absent, r#"{"a": 0}"#, false);
     check(num_or_absent, r#"{"b": 0}"#, true);
-    check(r#"{"a": [{"numeric": [">", 1]}], "b": [{"exists": false}]}"#, r#"{"a": 5}"#, true);
-    check(r#"{"a": [{"numeric": [">", 1]}], "b": [{"exists": false}]}"#, r#"{"a": 5, "b": 1}"#, false);
+    check(
+        r#"{"a": [{"numeric": [">", 1]}], "b": [{"exists": false}]}"#,
+        r#"{"a": 5}"#,
+        true,
+    );
+    check(
+        r#"{"a": [{"numeric": [">", 1]}], "b": [{"exists": false}]}"#,
+        r#"{"a": 5, "b": 1}"#,
+        false,
+    );
 }
 
 #[test]
@@ -191,21 +399,41 @@ fn cidr() {
     check(p, r#"{"ip": 123}"#, false);
     let v6 = r#"{"ip": [{"cidr": "2001:db8:1234:1a00::/64"}]}"#;
     check(v6, r#"{"ip": "2001:db8:1234:1a00:ffff::1"}"#, true);
-    check(v6, r#"{"ip": "2001:0db8:123f:1a01:0000:0000:0000:0000"}"#, false);
+    check(
+        v6,
+        r#"{"ip": "2001:0db8:123f:1a01:0000:0000:0000:0000"}"#,
+        false,
+    );
     check(v6, r#"{"ip": "10.0.0.1"}"#, false);
-    check(r#"{"ip": ["2001:db8::1"]}"#, r#"{"ip": "2001:0db8:0:0:0:0:0:1"}"#, true);
+    check(
+        r#"{"ip": ["2001:db8::1"]}"#,
+        r#"{"ip": "2001:0db8:0:0:0:0:0:1"}"#,
+        true,
+    );
     check(r#"{"ip": ["10.0.0.1"]}"#, r#"{"ip": "10.0.0.1"}"#, true);
 }
 
 #[test]
 fn wildcard() {
     let p = r#"{"a": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]}"#;
-    check(p, r#"{"a": "arn:aws:events:us-east-1:123456789012:event-bus/my"}"#, true);
-    check(p, r#"{"a": "arn:aws:events:us-west-2:123456789012:event-bus/my"}"#, false);
+    check(
+        p,
+        r#"{"a": "arn:aws:events:us-east-1:123456789012:event-bus/my"}"#,
+        true,
+    );
+    check(
+        p,
+        r#"{"a": "arn:aws:events:us-west-2:123456789012:event-bus/my"}"#,
+        false,
+    );
     check(r#"{"a": [{"wildcard": ""}]}"#, r#"{"a": ""}"#, true);
     check(r#"{"a": [{"wildcard": ""}]}"#, r#"{"a": "x"}"#, false);
     check(r#"{"a": [{"wildcard": "a\\*b"}]}"#, r#"{"a": "a*b"}"#, true);
-    check(r#"{"a": [{"wildcard": "a\\*b"}]}"#, r#"{"a": "axxb"}"#, false);
+    check(
+        r#"{"a": [{"wildcard": "a\\*b"}]}"#,
+        r#"{"a": "axxb"}"#,
+        false,
+    );
     check(r#"{"a": [{"wildcard": "*"}]}"#, r#"{"a": 5}"#, false);
     check(
         r#"{"f": [{"wildcard": "/Users/*/dir/dir/dir/dir/dir/doc.txt"}]}"#,
@@ -217,9 +445,21 @@ fn wildcard() {
 #[test]
 fn or_relationship() {
     let p = r#"{"source": ["aws.cloudwatch"], "$or": [{"metricName": ["CPU"]}, {"namespace": ["AWS/EC2"]}]}"#;
-    check(p, r#"{"source": "aws.cloudwatch", "metricName": "CPU"}"#, true);
-    check(p, r#"{"source": "aws.cloudwatch", "namespace": "AWS/EC2"}"#, true);
-    check(p, r#"{"source": "aws.cloudwatch", "namespace": "AWS/ES"}"#, false);
+    check(
+        p,
+        r#"{"source": "aws.cloudwatch", "metricName": "CPU"}"#,
+        true,
+    );
+    check(
+        p,
+        r#"{"source": "aws.cloudwatch", "namespace": "AWS/EC2"}"#,
+        true,
+    );
+    check(
+        p,
+        r#"{"source": "aws.cloudwatch", "namespace": "AWS/ES"}"#,
+        false,
+    );
     check(p, r#"{"source": "aws.other", "metricName": "CPU"}"#, false);
     let nested = r#"{"detail": {"$or": [{"c": [{"numeric": [">", 0, "<=", 5]}]}, {"d": [{"numeric": ["<", 10]}]}]}}"#;
     check(nested, r#"{"detail": {"d": 3}}"#, true);
@@ -229,7 +469,11 @@ fn or_relationship() {
     check(deep, r#"{"b": "2"}"#, false);
     // "$or" that is not an OR is an ordinary field name.
     check(r#"{"$or": {"x": ["1"]}}"#, r#"{"$or": {"x": "1"}}"#, true);
-    check(r#"{"$or": [{"cidr": "10.0.0.0/24"}]}"#, r#"{"$or": "10.0.0.7"}"#, true);
+    check(
+        r#"{"$or": [{"cidr": "10.0.0.0/24"}]}"#,
+        r#"{"$or": "10.0.0.7"}"#,
+        true,
+    );
 }
 
 #[test]
@@ -244,57 +488,162 @@ fn duplicate_keys_keep_last() {
 #[test]
 fn rejected_patterns() {
     check_err(r#"{"resources": []}"#, "Empty arrays are not allowed");
-    check_err(r#"{"string": "my-value"}"#, "\"string\" must be an object or an array");
+    check_err(
+        r#"{"string": "my-value"}"#,
+        "\"string\" must be an object or an array",
+    );
     check_err(r#"[]"#, "Filter is not an object");
     check_err(r#"{}"#, "Empty objects are not allowed");
     check_err(r#"{"a": {}}"#, "Empty objects are not allowed");
-    check_err(r#"{"a": [["x"]]}"#, "Match value must be String, number, true, false, or null");
+    check_err(
+        r#"{"a": [["x"]]}"#,
+        "Match value must be String, number, true, false, or null",
+    );
     check_err(r#"{"a": [{}]}"#, "Match expression name not found");
-    check_err(r#"{"a": [{"EXISTS": true}]}"#, "Unrecognized match type EXISTS");
-    check_err(r#"{"a": [{"prefix": 1}]}"#, "prefix match pattern must be a string");
-    check_err(r#"{"a": [{"prefix": "x", "suffix": "y"}]}"#, "Only one key allowed in match expression");
-    check_err(r#"{"a": [{"prefix": {"foo": "x"}}]}"#, "Unsupported prefix pattern: foo");
-    check_err(r#"{"a": [{"suffix": {"equals-ignore-case": 1}}]}"#, "equals-ignore-case match pattern must be a string");
-    check_err(r#"{"a": [{"numeric": 10}]}"#, "Value of numeric must be an array.");
-    check_err(r#"{"a": [{"numeric": []}]}"#, "Invalid member in numeric match: ]");
-    check_err(r#"{"a": [{"numeric": [1, "<="]}]}"#, "Invalid member in numeric match: 1");
-    check_err(r#"{"a": [{"numeric": ["operator"]}]}"#, "Unrecognized numeric range operator: operator");
-    check_err(r#"{"a": [{"numeric": ["=", "000"]}]}"#, "Value of equals must be numeric");
-    check_err(r#"{"a": [{"numeric": [">", 0, "<"]}]}"#, "Value of < must be numeric");
-    check_err(r#"{"a": [{"numeric": ["<", 100, ">", 10]}]}"#, "Too many elements in numeric expression");
-    check_err(r#"{"a": [{"numeric": [">=", 1, ">", 2]}]}"#, "Bad numeric range operator: >");
-    check_err(r#"{"a": [{"numeric": [">", 3, "<", 1]}]}"#, "Bottom must be less than top");
-    check_err(r#"{"a": [{"numeric": [">", 20, 30]}]}"#, "Bad value in numeric range: 30");
-    check_err(r#"{"a": [{"numeric": [">", 20, "<", 30, "<", 50]}]}"#, "Too many terms in numeric range expression");
-    check_err(r#"{"a": [{"numeric": [">", 6e9]}]}"#, "Value must be between -5.0E9 and 5.0E9, inclusive");
-    check_err(r#"{"a": [{"exists": "no"}]}"#, "exists match pattern must be either true or false.");
-    check_err(r#"{"a": [{"anything-but": null}]}"#, "Value of anything-but must be an array or single string/number value.");
-    check_err(r#"{"a": [{"anything-but": ["x", null]}]}"#, "Inside anything but list, start|null|boolean is not supported.");
+    check_err(
+        r#"{"a": [{"EXISTS": true}]}"#,
+        "Unrecognized match type EXISTS",
+    );
+    check_err(
+        r#"{"a": [{"prefix": 1}]}"#,
+        "prefix match pattern must be a string",
+    );
+    check_err(
+        r#"{"a": [{"prefix": "x", "suffix": "y"}]}"#,
+        "Only one key allowed in match expression",
+    );
+    check_err(
+        r#"{"a": [{"prefix": {"foo": "x"}}]}"#,
+        "Unsupported prefix pattern: foo",
+    );
+    check_err(
+        r#"{"a": [{"suffix": {"equals-ignore-case": 1}}]}"#,
+        "equals-ignore-case match pattern must be a string",
+    );
+    check_err(
+        r#"{"a": [{"numeric": 10}]}"#,
+        "Value of numeric must be an array.",
+    );
+    check_err(
+        r#"{"a": [{"numeric": []}]}"#,
+        "Invalid member in numeric match: ]",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [1, "<="]}]}"#,
+        "Invalid member in numeric match: 1",
+    );
+    check_err(
+        r#"{"a": [{"numeric": ["operator"]}]}"#,
+        "Unrecognized numeric range operator: operator",
+    );
+    check_err(
+        r#"{"a": [{"numeric": ["=", "000"]}]}"#,
+        "Value of equals must be numeric",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [">", 0, "<"]}]}"#,
+        "Value of < must be numeric",
+    );
+    check_err(
+        r#"{"a": [{"numeric": ["<", 100, ">", 10]}]}"#,
+        "Too many elements in numeric expression",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [">=", 1, ">", 2]}]}"#,
+        "Bad numeric range operator: >",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [">", 3, "<", 1]}]}"#,
+        "Bottom must be less than top",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [">", 20, 30]}]}"#,
+        "Bad value in numeric range: 30",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [">", 20, "<", 30, "<", 50]}]}"#,
+        "Too many terms in numeric range expression",
+    );
+    check_err(
+        r#"{"a": [{"numeric": [">", 6e9]}]}"#,
+        "Value must be between -5.0E9 and 5.0E9, inclusive",
+    );
+    check_err(
+        r#"{"a": [{"exists": "no"}]}"#,
+        "exists match pattern must be either true or false.",
+    );
+    check_err(
+        r#"{"a": [{"anything-but": null}]}"#,
+        "Value of anything-but must be an array or single string/number value.",
+    );
+    check_err(
+        r#"{"a": [{"anything-but": ["x", null]}]}"#,
+        "Inside anything but list, start|null|boolean is not supported.",
+    );
     check_err(
         r#"{"a": [{"anything-but": ["x", 1]}]}"#,
         "Inside anything but list, either all values are number or string, mixed type is not supported",
     );
-    check_err(r#"{"a": [{"anything-but": {"foo": "x"}}]}"#, "Unsupported anything-but pattern: foo");
-    check_err(r#"{"a": [{"anything-but": {"prefix": ""}}]}"#, "Null prefix/suffix not allowed");
-    check_err(r#"{"a": [{"anything-but": {"suffix": 123}}]}"#, "prefix/suffix match pattern must be a string");
-    check_err(r#"{"a": [{"anything-but": {"wildcard": [1]}}]}"#, "wildcard match pattern must be a string");
-    check_err(r#"{"a": [{"anything-but": {"wildcard": "a**"}}]}"#, "Consecutive wildcard characters at pos 2");
+    check_err(
+        r#"{"a": [{"anything-but": {"foo": "x"}}]}"#,
+        "Unsupported anything-but pattern: foo",
+    );
+    check_err(
+        r#"{"a": [{"anything-but": {"prefix": ""}}]}"#,
+        "Null prefix/suffix not allowed",
+    );
+    check_err(
+        r#"{"a": [{"anything-but": {"suffix": 123}}]}"#,
+        "prefix/suffix match pattern must be a string",
+    );
+    check_err(
+        r#"{"a": [{"anything-but": {"wildcard": [1]}}]}"#,
+        "wildcard match pattern must be a string",
+    );
+    check_err(
+        r#"{"a": [{"anything-but": {"wildcard": "a**"}}]}"#,
+        "Consecutive wildcard characters at pos 2",
+    );
     check_err(
         r#"{"a": [{"anything-but": {"equals-ignore-case": [1]}}]}"#,
         "Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.",
     );
-    check_err(r#"{"a": [{"cidr": ["x"]}]}"#, "prefix match pattern must be a string");
-    check_err(r#"{"a": [{"cidr": "xx.11.xx/8"}]}"#, "Nonstandard IP address: xx.11.xx");
-    check_err(r#"{"a": [{"cidr": "10.0.0.256/8"}]}"#, "Invalid IP address: 10.0.0.256");
-    check_err(r#"{"a": [{"cidr": "10.0.0.0"}]}"#, "Malformed CIDR, one '/' required");
-    check_err(r#"{"a": [{"wildcard": 1}]}"#, "wildcard match pattern must be a string");
-    check_err(r#"{"a": [{"wildcard": "a\\b"}]}"#, "Invalid escape character at pos 2");
-    check_err(r#"{"a": [{"equals-ignore-case": 1}]}"#, "equals-ignore-case match pattern must be a string");
+    check_err(
+        r#"{"a": [{"cidr": ["x"]}]}"#,
+        "prefix match pattern must be a string",
+    );
+    check_err(
+        r#"{"a": [{"cidr": "xx.11.xx/8"}]}"#,
+        "Nonstandard IP address: xx.11.xx",
+    );
+    check_err(
+        r#"{"a": [{"cidr": "10.0.0.256/8"}]}"#,
+        "Invalid IP address: 10.0.0.256",
+    );
+    check_err(
+        r#"{"a": [{"cidr": "10.0.0.0"}]}"#,
+        "Malformed CIDR, one '/' required",
+    );
+    check_err(
+        r#"{"a": [{"wildcard": 1}]}"#,
+        "wildcard match pattern must be a string",
+    );
+    check_err(
+        r#"{"a": [{"wildcard": "a\\b"}]}"#,
+        "Invalid escape character at pos 2",
+    );
+    check_err(
+        r#"{"a": [{"equals-ignore-case": 1}]}"#,
+        "equals-ignore-case match pattern must be a string",
+    );
     check_err(
         r#"{"$or": [{"a": ["1"]}, {"b": ["2"]}, ["c"]]}"#,
         "Only JSON object is allowed in array of $or relationship.",
     );
-    check_err(r#"{"$or": [{"a": ["1"]}]}"#, "There must have at least 2 Objects in $or relationship.");
+    check_err(
+        r#"{"$or": [{"a": ["1"]}]}"#,
+        "There must have at least 2 Objects in $or relationship.",
+    );
 }
 
 #[test]
@@ -311,9 +660,18 @@ fn rule_set_management() {
     let mut rs = RuleSet::new();
     rs.insert("a", Pattern::parse(r#"{"s": ["x"]}"#).unwrap());
     rs.insert("b", Pattern::parse(r#"{"s": [{"prefix": "x"}]}"#).unwrap());
-    rs.insert("c", Pattern::parse(r#"{"t": [{"exists": false}]}"#).unwrap());
-    assert_eq!(rs.matches_json(r#"{"s": "x"}"#).unwrap(), vec!["a", "b", "c"]);
-    assert!(rs.insert("a", Pattern::parse(r#"{"s": ["y"]}"#).unwrap()).is_some());
+    rs.insert(
+        "c",
+        Pattern::parse(r#"{"t": [{"exists": false}]}"#).unwrap(),
+    );
+    assert_eq!(
+        rs.matches_json(r#"{"s": "x"}"#).unwrap(),
+        vec!["a", "b", "c"]
+    );
+    assert!(
+        rs.insert("a", Pattern::parse(r#"{"s": ["y"]}"#).unwrap())
+            .is_some()
+    );
     assert_eq!(rs.matches_json(r#"{"s": "x", "t": 1}"#).unwrap(), vec!["b"]);
     assert!(rs.remove("b").is_some());
     assert_eq!(rs.len(), 2);

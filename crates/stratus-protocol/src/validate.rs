@@ -42,9 +42,7 @@ impl ValidationError {
     /// `MissingParameter` / `InvalidParameterValue`; the others with Coral's
     /// `ValidationException`.
     pub fn to_aws(&self, model: &ServiceModel) -> AwsError {
-        let query_era = model.is_query_compatible()
-            || model.protocol() == stratus_model::Protocol::AwsQuery;
-        if query_era {
+        if query_era(model) {
             return match self.kind {
                 ValidationKind::Missing => AwsError::new(
                     "MissingParameter",
@@ -126,7 +124,14 @@ pub fn validate_input(
     else {
         return Ok(());
     };
-    check(model, shape, input, "", "")
+    // Query-era services (SQS, SNS, ...) checked enum values themselves and answer
+    // with their own errors (SQS: `InvalidAttributeName`), so leave those to them.
+    let enums = !query_era(model);
+    check(model, shape, input, "", "", enums)
+}
+
+fn query_era(model: &ServiceModel) -> bool {
+    model.is_query_compatible() || model.protocol() == stratus_model::Protocol::AwsQuery
 }
 
 fn check(
@@ -135,6 +140,7 @@ fn check(
     value: &Value,
     path: &str,
     member: &str,
+    enums: bool,
 ) -> Result<(), ValidationError> {
     let Some(shape) = model.shape(shape_name) else {
         return Ok(());
@@ -173,7 +179,7 @@ fn check(
                     continue;
                 }
                 if let Some(r) = shape.members.get(name) {
-                    check(model, &r.shape, v, &child(name), name)?;
+                    check(model, &r.shape, v, &child(name), name, enums)?;
                 }
             }
         }
@@ -189,7 +195,7 @@ fn check(
             })?;
             if let Some(m) = &shape.member {
                 for (i, item) in items.iter().enumerate() {
-                    check(model, &m.shape, item, &child(&(i + 1).to_string()), member)?;
+                    check(model, &m.shape, item, &child(&(i + 1).to_string()), member, enums)?;
                 }
             }
         }
@@ -205,10 +211,10 @@ fn check(
             })?;
             for (k, v) in entries {
                 if let Some(kr) = &shape.key {
-                    check(model, &kr.shape, &Value::String(k.clone()), path, member)?;
+                    check(model, &kr.shape, &Value::String(k.clone()), path, member, enums)?;
                 }
                 if let Some(vr) = &shape.value {
-                    check(model, &vr.shape, v, &child(k), member)?;
+                    check(model, &vr.shape, v, &child(k), member, enums)?;
                 }
             }
         }
@@ -216,7 +222,8 @@ fn check(
             let Some(s) = value.as_str() else {
                 return Err(fail(ValidationKind::Type("string")));
             };
-            if let Some(values) = &shape.enum_values
+            if enums
+                && let Some(values) = &shape.enum_values
                 && !values.iter().any(|e| e == s)
             {
                 return Err(fail(ValidationKind::Enum(values.join(", "))));

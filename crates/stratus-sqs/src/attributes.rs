@@ -10,7 +10,9 @@ use crate::errors::{
     unknown_attribute,
 };
 
-pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: u32 = 262_144;
+/// AWS raised the default (and the maximum) to 1 MiB in 2025; the current API
+/// reference documents `Default: 1,048,576 bytes (1 MiB)`.
+pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: u32 = 1_048_576;
 pub(crate) const MAX_MAX_MESSAGE_SIZE: u32 = 1_048_576;
 pub(crate) const DEFAULT_RETENTION: u32 = 345_600;
 pub(crate) const DEFAULT_VISIBILITY: u32 = 30;

@@ -23,7 +23,7 @@
 //!
 //! Decisions where the documentation is silent or where Stratus diverges:
 //! - `MaximumMessageSize` accepts 1,024–1,048,576 bytes (the 2025 1 MiB limit);
-//!   new queues default to 262,144 bytes. Batch requests may total 1 MiB.
+//!   new queues default to 1,048,576 bytes, as the current API reference says. Batch requests may total 1 MiB.
 //! - A deleted queue's name can be reused immediately (AWS asks for 60 s);
 //!   `QueueDeletedRecently` is never returned.
 //! - CreateQueue with an existing name compares only the attributes given in the

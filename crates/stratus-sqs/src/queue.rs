@@ -469,6 +469,9 @@ impl QueueState {
             return Err(VisibilityError::TooLong);
         }
         if timeout_secs == 0 {
+            // Visible from now: the persisted deadline must say so too, or a
+            // restart would read the old deadline back as a delay.
+            m.visible_at = now;
             self.make_visible(id);
         } else {
             m.generation = m.generation.wrapping_add(1);

@@ -1373,7 +1373,7 @@ impl SqsApi for SqsService {
                 .policy
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok())
-                .unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", h.arn), "Statement": []}));
+                .unwrap_or_else(|| serde_json::json!({"Version": "2008-10-17", "Id": format!("{}/SQSDefaultPolicy", h.arn), "Statement": []}));
             let Some(obj) = doc.as_object_mut() else {
                 return Err(AwsError::internal("stored policy is not an object"));
             };

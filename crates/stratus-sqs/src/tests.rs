@@ -176,7 +176,7 @@ async fn create_is_idempotent_and_detects_conflicts() {
     let a = attrs(&s, &url).await;
     assert_eq!(a["VisibilityTimeout"], "60");
     assert_eq!(a["QueueArn"], "arn:aws:sqs:us-east-1:000000000000:q1");
-    assert_eq!(a["MaximumMessageSize"], "262144");
+    assert_eq!(a["MaximumMessageSize"], "1048576");
     assert_eq!(a["SqsManagedSseEnabled"], "true");
     assert!(!a.contains_key("FifoQueue"));
     // Host-form URLs work too.

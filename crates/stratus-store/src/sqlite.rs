@@ -46,10 +46,24 @@
 //! transaction is rolled back and its batches are retried one transaction
 //! each, so only the batch that fails gets the error.
 //!
-//! Reads ([`Store::scan`]) use a second connection; WAL lets them run while
+//! # Checkpoints
+//!
+//! Copying the WAL back into the database file costs two `fsync`s. SQLite
+//! normally does it on the committing connection every 1000 pages, which
+//! would stall group commit; here a checkpointer thread with its own
+//! connection runs `PRAGMA wal_checkpoint(PASSIVE)` (which never blocks the
+//! writer) at most every [`CHECKPOINT_INTERVAL`] while there are new commits.
+//! The writer keeps SQLite's automatic checkpoint only as a bound on the WAL,
+//! at [`WAL_AUTOCHECKPOINT_PAGES`]; by then the checkpointer has usually
+//! copied nearly everything, and the WAL restarts from its beginning. `close`
+//! runs a final `wal_checkpoint(TRUNCATE)`.
+//!
+//! Reads ([`Store::scan`]) use a third connection; WAL lets them run while
 //! the writer commits, and each scan sees one committed snapshot.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -62,18 +76,26 @@ use tokio::sync::oneshot;
 use crate::{Rows, Store, StoreError, Write};
 
 /// The file, inside the store directory, that holds the database.
-pub const DB_FILE: &str = "stratus.db";
+const DB_FILE: &str = "stratus.db";
 
 /// The schema version this build writes. Bump it and add a step to
 /// [`migrate`] when the layout changes.
-pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 1;
 
 /// A group commit takes at most this many writes (a single larger batch still
 /// goes through, alone).
-pub const MAX_GROUP_WRITES: usize = 10_000;
+const MAX_GROUP_WRITES: usize = 10_000;
 
 /// A group commit takes at most about this many key and value bytes.
-pub const MAX_GROUP_BYTES: usize = 4 << 20;
+const MAX_GROUP_BYTES: usize = 4 << 20;
+
+/// How often, at most, the checkpointer copies new WAL frames into the
+/// database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The WAL size (in pages) at which the writer checkpoints by itself, should
+/// the checkpointer fall behind. About 40 MiB with 4 KiB pages.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -93,6 +115,13 @@ struct Pending {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+struct Threads {
+    writer: JoinHandle<()>,
+    checkpointer: JoinHandle<()>,
+    /// Dropping it stops the checkpointer.
+    stop_checkpointer: mpsc::Sender<()>,
+}
+
 /// The embedded durable store (`--store sqlite`, the default). See the module
 /// documentation for the design.
 pub struct SqliteStore {
@@ -100,7 +129,8 @@ pub struct SqliteStore {
     /// `None` once closed; dropping the sender is what tells the writer to
     /// drain, checkpoint and stop.
     queue: RwLock<Option<mpsc::Sender<Pending>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// `None` once closed.
+    threads: Mutex<Option<Threads>>,
     /// The read connection; `None` once closed.
     reader: Mutex<Option<Connection>>,
 }
@@ -120,7 +150,8 @@ fn backend(err: impl std::fmt::Display) -> StoreError {
 
 impl SqliteStore {
     /// Open (creating if needed) the store in `dir`: the directory, the
-    /// database `dir/stratus.db` and its schema. Starts the writer thread.
+    /// database `dir/stratus.db` and its schema. Starts the writer and
+    /// checkpointer threads.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
@@ -131,29 +162,47 @@ impl SqliteStore {
         configure_writer(&conn)?;
         let version = init_schema(&mut conn)?;
 
-        let reader = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| backend(format!("cannot open {} for reading: {e}", path.display())))?;
-        reader.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+        let reader = open_secondary(&path)?;
         reader
             .pragma_update(None, "query_only", true)
             .map_err(backend)?;
+        let checkpoint_conn = open_secondary(&path)?;
 
+        // Counts group commits, so the checkpointer can tell when there is
+        // something to copy.
+        let commits = Arc::new(AtomicU64::new(0));
+        let (stop_checkpointer, stopped) = mpsc::channel();
+        let checkpointer = {
+            let commits = commits.clone();
+            std::thread::Builder::new()
+                .name("stratus-store-checkpointer".into())
+                .spawn(move || checkpointer_main(checkpoint_conn, &commits, &stopped))
+                .map_err(|e| backend(format!("cannot start the store checkpointer thread: {e}")))?
+        };
         let (tx, rx) = mpsc::channel();
-        let writer = std::thread::Builder::new()
+        let writer = match std::thread::Builder::new()
             .name("stratus-store-writer".into())
-            .spawn(move || writer_main(conn, rx))
-            .map_err(|e| backend(format!("cannot start the store writer thread: {e}")))?;
+            .spawn(move || writer_main(conn, &rx, &commits))
+        {
+            Ok(writer) => writer,
+            Err(e) => {
+                drop(stop_checkpointer);
+                let _ = checkpointer.join();
+                return Err(backend(format!(
+                    "cannot start the store writer thread: {e}"
+                )));
+            }
+        };
 
         tracing::info!(path = %path.display(), schema_version = version, "opened SQLite store");
         Ok(Self {
             path,
             queue: RwLock::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
+            threads: Mutex::new(Some(Threads {
+                writer,
+                checkpointer,
+                stop_checkpointer,
+            })),
             reader: Mutex::new(Some(reader)),
         })
     }
@@ -197,22 +246,30 @@ impl Store for SqliteStore {
     }
 
     /// Commit everything already handed to [`Store::apply`], checkpoint the
-    /// WAL into the database file and stop the writer thread. Blocks until
-    /// that is done; idempotent.
+    /// WAL into the database file and stop both threads. Blocks until that is
+    /// done (briefly: it is meant for shutdown); idempotent. Dropping the
+    /// store does the same.
     fn close(&self) {
         // No new batch can be queued past this point; the writer sees the
         // channel disconnect only after it has received every earlier batch.
         drop(self.queue.write().take());
         drop(self.reader.lock().take());
-        // Held across the join, so a concurrent `close` returns only once the
-        // writer has really stopped.
-        let mut writer = self.writer.lock();
-        if let Some(handle) = writer.take() {
-            if handle.join().is_err() {
-                tracing::error!(path = %self.path.display(), "the store writer thread panicked");
-            } else {
-                tracing::info!(path = %self.path.display(), "closed SQLite store");
-            }
+        // Held until both threads have stopped, so that a concurrent `close`
+        // returns only then too.
+        let mut threads = self.threads.lock();
+        let Some(threads) = threads.take() else {
+            return;
+        };
+        // Stop the checkpointer first: the writer's final TRUNCATE checkpoint
+        // must not find another checkpoint running.
+        drop(threads.stop_checkpointer);
+        if threads.checkpointer.join().is_err() {
+            tracing::error!(path = %self.path.display(), "the store checkpointer thread panicked");
+        }
+        if threads.writer.join().is_err() {
+            tracing::error!(path = %self.path.display(), "the store writer thread panicked");
+        } else {
+            tracing::info!(path = %self.path.display(), "closed SQLite store");
         }
     }
 }
@@ -244,10 +301,27 @@ fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     // it at its high-water mark.
     conn.pragma_update(None, "journal_size_limit", 64i64 << 20)
         .map_err(backend)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 10_000i64).map_err(backend)?;
-    conn.pragma_update(None, "cache_size", -32_768i64).map_err(backend)?;
+    // The checkpointer thread does the regular checkpoints; this only bounds
+    // the WAL should it fall behind.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        .map_err(backend)?;
+    conn.pragma_update(None, "cache_size", -32_768i64) // KiB
+        .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(16);
     Ok(())
+}
+
+/// A reader or checkpointer connection to the database the writer created.
+fn open_secondary(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    Ok(conn)
 }
 
 /// Create or check the schema; returns the schema version.
@@ -332,9 +406,8 @@ fn batch_bytes(batch: &[Write]) -> usize {
 
 /// The writer thread: group commit until the channel is closed, then a final
 /// checkpoint.
-fn writer_main(mut conn: Connection, queue: mpsc::Receiver<Pending>) {
+fn writer_main(mut conn: Connection, queue: &mpsc::Receiver<Pending>, commits: &AtomicU64) {
     let mut group: Vec<Pending> = Vec::new();
-    let (mut ngroups, mut nbatches, mut busy) = (0u64, 0u64, std::time::Duration::ZERO);
     // `recv` keeps handing out queued batches after the last sender is gone
     // and fails only once the queue is empty.
     while let Ok(first) = queue.recv() {
@@ -351,12 +424,9 @@ fn writer_main(mut conn: Connection, queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        ngroups += 1; nbatches += group.len() as u64;
-        let t = std::time::Instant::now();
         commit_group(&mut conn, &mut group);
-        busy += t.elapsed();
+        commits.fetch_add(1, Ordering::Release);
     }
-    eprintln!("PROBE groups={ngroups} batches={nbatches} avg={:.1} busy={:?} per_group_us={:.1}", nbatches as f64/ngroups as f64, busy, busy.as_micros() as f64/ngroups as f64);
 
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
         row.get::<_, i64>(0)
@@ -366,6 +436,30 @@ fn writer_main(mut conn: Connection, queue: mpsc::Receiver<Pending>) {
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the store database failed");
     }
+}
+
+/// The checkpointer thread: a PASSIVE checkpoint (it copies what it can and
+/// never blocks the writer) whenever there were commits since the last one,
+/// at most every [`CHECKPOINT_INTERVAL`], until `stop` disconnects.
+fn checkpointer_main(conn: Connection, commits: &AtomicU64, stop: &mpsc::Receiver<()>) {
+    let mut checkpointed = 0;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
+        let now = commits.load(Ordering::Acquire);
+        if now == checkpointed {
+            continue;
+        }
+        checkpointed = now;
+        // Returns (busy, frames in the WAL, frames copied).
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        }) {
+            Ok((frames, copied)) => {
+                tracing::trace!(frames, copied, "checkpoint");
+            }
+            Err(e) => tracing::warn!(error = %e, "background WAL checkpoint failed"),
+        }
+    }
+    drop(conn);
 }
 
 /// Commit `group` (drained) and resolve its waiters.

@@ -489,6 +489,61 @@ async fn sqlite_close_commits_queued_batches_then_refuses_writes() {
     assert!(!rows.contains_key(b"late".as_slice()));
 }
 
+/// The checkpointer copies the WAL into the database file while the store is
+/// open, without any close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let db_len = || std::fs::metadata(store.path()).unwrap().len();
+    let initial = db_len();
+    for chunk in 0u32..20 {
+        let batch = (0u32..500)
+            .map(|i| put("ckpt", &(chunk * 500 + i).to_be_bytes(), &[1u8; 200]))
+            .collect();
+        store.apply(batch).await.unwrap();
+    }
+    // 10,000 rows of ~200 bytes: about 2 MB once checkpointed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db_len() < initial + 1_000_000 {
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint: {} bytes",
+            db_len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.scan("ckpt").unwrap().len(), 10_000);
+}
+
+#[test]
+fn sqlite_concurrent_closes_all_wait_for_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pending: Vec<_> = (0u32..5000)
+        .map(|i| store.apply(vec![put("cc", &i.to_be_bytes(), b"v")]))
+        .collect();
+    let closers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || store.close())
+        })
+        .collect();
+    for closer in closers {
+        closer.join().unwrap();
+    }
+    // Every close has returned: all queued batches are resolved and Ok.
+    for result in runtime.block_on(futures_join(pending)) {
+        result.unwrap();
+    }
+    drop(store);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.scan("cc").unwrap().len(), 5000);
+}
+
 /// Await futures in order (they were all enqueued already).
 async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut out = Vec::with_capacity(futures.len());

@@ -5,6 +5,11 @@ mod start;
 
 use clap::Parser;
 
+// Request handling allocates many small, short-lived buffers; mimalloc serves
+// them markedly faster than glibc malloc under concurrency.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     match cli.command {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use stratus_core::Registry;
+use stratus_core::{Registry, RegistryHandle};
 use stratus_server::{AuthMode, Credentials, Server, ServerConfig};
 use stratus_store::{MemoryStore, SqliteStore, Store};
 
@@ -36,6 +36,9 @@ async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
             (Arc::new(store), format!("sqlite:{}", args.data_dir.display()))
         }
     };
+    // Services that call other services get this handle; it is bound once the
+    // registry is complete.
+    let handle = RegistryHandle::default();
     let mut registry = Registry::new();
     registry.register(
         "sqs",
@@ -45,7 +48,9 @@ async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
         "sts",
         stratus_sts::StsService::new().context("loading the STS model")?,
     );
+    // (service registrations: add new services above this line)
     let registry = Arc::new(registry);
+    handle.set(registry.clone());
 
     let auth = match args.auth {
         AuthArg::Accept => AuthMode::Accept,

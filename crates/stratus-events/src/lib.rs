@@ -1,0 +1,2 @@
+//! Work in progress: generated shapes only so far.
+mod generated;
