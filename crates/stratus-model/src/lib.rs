@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +108,8 @@ pub struct Shape {
     #[serde(rename = "type")]
     pub kind: ShapeKind,
     #[serde(default)]
-    pub members: BTreeMap<String, ShapeRef>,
-    /// Member order as written in the model (BTreeMap sorts; wire output keeps model order).
-    #[serde(skip)]
-    pub member_order: Vec<String>,
+    /// In model order: wire output keeps it.
+    pub members: IndexMap<String, ShapeRef>,
     #[serde(default)]
     pub required: Vec<String>,
     #[serde(default)]
@@ -200,20 +199,7 @@ impl ServiceModel {
     /// Parse a `service-2.json` document.
     pub fn from_json(text: &str) -> Result<Self, ModelError> {
         let raw: RawModel = serde_json::from_str(text).map_err(|e| ModelError(e.to_string()))?;
-        // Recover member order: serde_json with preserve_order keeps it in the Value.
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ModelError(e.to_string()))?;
-        let mut shapes = raw.shapes;
-        if let Some(obj) = value.get("shapes").and_then(|s| s.as_object()) {
-            for (name, shape) in obj {
-                if let (Some(s), Some(members)) = (
-                    shapes.get_mut(name),
-                    shape.get("members").and_then(|m| m.as_object()),
-                ) {
-                    s.member_order = members.keys().cloned().collect();
-                }
-            }
-        }
+        let shapes = raw.shapes;
         let model = ServiceModel {
             metadata: raw.metadata,
             operations: raw.operations,
@@ -278,9 +264,7 @@ impl ServiceModel {
 impl Shape {
     /// Members in model order.
     pub fn ordered_members(&self) -> impl Iterator<Item = (&String, &ShapeRef)> {
-        self.member_order
-            .iter()
-            .filter_map(|n| self.members.get_key_value(n))
+        self.members.iter()
     }
 
     pub fn is_required(&self, member: &str) -> bool {

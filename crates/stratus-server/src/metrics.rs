@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 const BUCKETS: [f64; 16] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -15,39 +15,46 @@ const BUCKETS: [f64; 16] = [
 ];
 
 #[derive(Default)]
-struct Histogram {
+struct OpStats {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_nanos: AtomicU64,
+    /// Successes are counted lock-free; error codes (rarer) in a small map.
+    ok: AtomicU64,
+    errors: Mutex<HashMap<String, u64>>,
 }
 
+/// Per service, per operation. Lookups borrow `&str`, so recording a request
+/// allocates nothing once its operation has been seen.
 #[derive(Default)]
 pub struct Metrics {
-    counts: RwLock<HashMap<(String, String, String), Arc<AtomicU64>>>,
-    latency: RwLock<HashMap<(String, String), Arc<Histogram>>>,
-}
-
-fn slot<K: std::hash::Hash + Eq + Clone, V: Default>(
-    map: &RwLock<HashMap<K, Arc<V>>>,
-    key: &K,
-) -> Arc<V> {
-    if let Some(v) = map.read().get(key) {
-        return v.clone();
-    }
-    map.write().entry(key.clone()).or_default().clone()
+    ops: RwLock<HashMap<String, HashMap<String, Arc<OpStats>>>>,
 }
 
 impl Metrics {
+    fn stats(&self, service: &str, operation: &str) -> Arc<OpStats> {
+        if let Some(s) = self.ops.read().get(service).and_then(|m| m.get(operation)) {
+            return s.clone();
+        }
+        self.ops
+            .write()
+            .entry(service.to_string())
+            .or_default()
+            .entry(operation.to_string())
+            .or_default()
+            .clone()
+    }
+
     pub fn record(&self, service: &str, operation: &str, code: &str, elapsed: Duration) {
-        let key = (service.to_string(), operation.to_string(), code.to_string());
-        slot(&self.counts, &key).fetch_add(1, Ordering::Relaxed);
-        let h = slot(&self.latency, &(key.0, key.1));
+        let h = self.stats(service, operation);
+        if code == "200" {
+            h.ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            *h.errors.lock().entry(code.to_string()).or_default() += 1;
+        }
         let secs = elapsed.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.buckets[i].fetch_add(1, Ordering::Relaxed);
-                break;
-            }
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            h.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         h.count.fetch_add(1, Ordering::Relaxed);
         h.sum_nanos
@@ -55,30 +62,28 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        let mut all: Vec<(String, String, Arc<OpStats>)> = self
+            .ops
+            .read()
+            .iter()
+            .flat_map(|(s, ops)| ops.iter().map(move |(o, h)| (s.clone(), o.clone(), h.clone())))
+            .collect();
+        all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut out = String::new();
         out.push_str("# HELP stratus_requests_total Requests handled, by service, operation and result code.\n# TYPE stratus_requests_total counter\n");
-        let mut counts: Vec<_> = self
-            .counts
-            .read()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect();
-        counts.sort();
-        for ((s, o, c), n) in counts {
-            let _ = writeln!(
-                out,
-                "stratus_requests_total{{service=\"{s}\",operation=\"{o}\",code=\"{c}\"}} {n}"
-            );
+        for (s, o, h) in &all {
+            let mut codes: Vec<(String, u64)> = h.errors.lock().iter().map(|(c, n)| (c.clone(), *n)).collect();
+            codes.push(("200".to_string(), h.ok.load(Ordering::Relaxed)));
+            codes.sort();
+            for (c, n) in codes.into_iter().filter(|(_, n)| *n > 0) {
+                let _ = writeln!(
+                    out,
+                    "stratus_requests_total{{service=\"{s}\",operation=\"{o}\",code=\"{c}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP stratus_request_duration_seconds Time from request received to response ready.\n# TYPE stratus_request_duration_seconds histogram\n");
-        let mut hists: Vec<_> = self
-            .latency
-            .read()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        hists.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((s, o), h) in hists {
+        for (s, o, h) in &all {
             let mut cumulative = 0;
             for (i, b) in BUCKETS.iter().enumerate() {
                 cumulative += h.buckets[i].load(Ordering::Relaxed);
