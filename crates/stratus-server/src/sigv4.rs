@@ -150,13 +150,12 @@ pub fn compute(sig: &Signature, req: &SignedRequest<'_>, secret: &str) -> String
         canonical_headers.push_str(&values.join(","));
         canonical_headers.push('\n');
     }
-    let payload_hash = if sig.presigned {
-        "UNSIGNED-PAYLOAD".to_string()
-    } else {
-        match req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
-            Some(h) => h.to_string(),
-            None => hex::encode(Sha256::digest(req.body)),
-        }
+    // Presigned S3 URLs sign no payload; other services' presigned requests
+    // (botocore's SigV4QueryAuth) sign the body's hash like header-signed ones.
+    let payload_hash = match req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+        Some(h) => h.to_string(),
+        None if sig.presigned && sig.service == "s3" => "UNSIGNED-PAYLOAD".to_string(),
+        None => hex::encode(Sha256::digest(req.body)),
     };
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",

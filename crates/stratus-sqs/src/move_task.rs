@@ -254,7 +254,10 @@ async fn run(weak: Weak<SqsService>, task: Arc<MoveTask>) {
             return;
         };
         let now = svc.now();
-        let batch = remaining.clamp(0, 10) as usize;
+        // Never take more than one second's worth at the configured rate, so
+        // the rate holds and a cancel takes effect within about a second.
+        let per_step = task.rate.map_or(10, |r| i64::from(r).clamp(1, 10));
+        let batch = remaining.clamp(0, per_step) as usize;
         let mut writes = Vec::new();
         let msgs = if batch == 0 {
             Vec::new()
@@ -327,7 +330,11 @@ async fn run(weak: Weak<SqsService>, task: Arc<MoveTask>) {
         drop(svc);
         match task.rate {
             Some(r) => {
-                tokio::time::sleep(Duration::from_millis((n as u64 * 1000) / r.max(1) as u64)).await
+                let pause = Duration::from_millis((n as u64 * 1000) / r.max(1) as u64);
+                let until = tokio::time::Instant::now() + pause;
+                while tokio::time::Instant::now() < until && !task.cancel.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50).min(pause)).await;
+                }
             }
             None => tokio::task::yield_now().await,
         }
@@ -388,7 +395,8 @@ pub(crate) async fn cancel(
     input: CancelMessageMoveTaskRequest,
 ) -> Result<CancelMessageMoveTaskResult, AwsError> {
     let not_found = || resource_not_found("The task handle is invalid or the task does not exist.");
-    let (id, _) = decode_handle(&input.task_handle).ok_or_else(not_found)?;
+    let (id, _) = decode_handle(&input.task_handle)
+        .ok_or_else(|| invalid_parameter("Value for parameter TaskHandle is invalid."))?;
     let task = svc
         .tasks
         .lock()

@@ -1556,6 +1556,13 @@ impl SqsApi for SqsService {
             ));
         }
         let cfg = Self::send_cfg(&h);
+        // On a FIFO queue a missing group id fails the whole request, not the entry
+        // (as AWS answers).
+        if cfg.fifo && entries.iter().any(|e| e.message_group_id.is_none()) {
+            return Err(invalid_parameter(
+                "The request must contain the parameter MessageGroupId.",
+            ));
+        }
         let mut result = SendMessageBatchResult::default();
         let mut prepared = Vec::with_capacity(entries.len());
         for e in entries {
