@@ -112,6 +112,22 @@ def test_describe_log_groups_prefix_pattern_and_pages(logs, unique_name):
     expect_error("InvalidParameterException", logs.describe_log_groups, nextToken="not-a-token")
 
 
+def test_list_log_groups(logs, unique_name):
+    base = unique_name("lst")
+    logs.create_log_group(logGroupName=f"/{base}/one", tags={"env": "prod"})
+    logs.create_log_group(logGroupName=f"/{base}/two", tags={"env": "dev"}, logGroupClass="INFREQUENT_ACCESS")
+    out = logs.list_log_groups(logGroupNamePattern=f"^/{base[:20]}")["logGroups"]
+    assert [g for g in out if base in g["logGroupName"]] == [
+        {"logGroupName": f"/{base}/one", "logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/{base}/one",
+         "logGroupClass": "STANDARD"},
+        {"logGroupName": f"/{base}/two", "logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/{base}/two",
+         "logGroupClass": "INFREQUENT_ACCESS"},
+    ]
+    out = logs.list_log_groups(logGroupTags=[{"key": "env", "values": ["dev"]}], logGroupClass="INFREQUENT_ACCESS")
+    assert f"/{base}/two" in [g["logGroupName"] for g in out["logGroups"]]
+    assert f"/{base}/one" not in [g["logGroupName"] for g in out["logGroups"]]
+
+
 def test_deletion_protection(logs, unique_name):
     name = unique_name("protected")
     logs.create_log_group(logGroupName=name, deletionProtectionEnabled=True)
@@ -652,3 +668,20 @@ def test_stratus_logs_follow(stratus, logs, unique_name):
             raise
     assert code == 0
     assert proc.stdout.read() == ""
+
+
+def test_stratus_logs_signs_its_requests(fresh_stratus, unique_name):
+    s = fresh_stratus(store="memory", extra_args=["--auth", "verify", "--credentials", "AKIDLOGS:s3cret"])
+    logs = s.client("logs", access_key="AKIDLOGS", secret_key="s3cret")
+    group = "/signed/" + unique_name("g")
+    make_stream(logs, group)
+    put(logs, group, "s", [(now_ms() - 1000, "signed line")])
+    base = dict(os.environ, AWS_DEFAULT_REGION=REGION)
+    ok = subprocess.run([STRATUS_BIN, "logs", group, "--endpoint", s.endpoint], capture_output=True, text=True,
+                        timeout=30, env=dict(base, AWS_ACCESS_KEY_ID="AKIDLOGS", AWS_SECRET_ACCESS_KEY="s3cret"))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.rstrip().endswith(" s signed line")
+    bad = subprocess.run([STRATUS_BIN, "logs", group, "--endpoint", s.endpoint], capture_output=True, text=True,
+                         timeout=30, env=dict(base, AWS_ACCESS_KEY_ID="AKIDLOGS", AWS_SECRET_ACCESS_KEY="wrong"))
+    assert bad.returncode == 1
+    assert "SignatureDoesNotMatch" in bad.stderr or "InvalidSignature" in bad.stderr, bad.stderr

@@ -29,6 +29,14 @@ pub trait Service: Send + Sync + 'static {
         input: Value,
     ) -> BoxFuture<'a, Result<Value, AwsError>>;
 
+    /// The error code this service answers with when input breaks a model
+    /// constraint (length, range, enum, required), where it differs from Coral's
+    /// `ValidationException` (CloudWatch Logs: `InvalidParameterException`).
+    /// The message keeps Coral's "1 validation error detected: ..." text.
+    fn validation_error_code(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Health line for `/_stratus/health`.
     fn status(&self) -> &'static str {
         "running"

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use crate::error::EventError;
-use crate::hash::FxMap;
+use crate::hash::{bytes_eq, tail_word};
 use crate::matcher::Val;
 
 /// Field id: index of a tested path.
@@ -19,8 +19,6 @@ pub(crate) type FieldId = u32;
 const NO_FIELD: u32 = u32::MAX;
 /// Deepest array nesting accepted in an event.
 const MAX_DEPTH: u32 = 512;
-/// Children kept in a plain list below this count, in a hash map above.
-const SMALL_CHILDREN: usize = 8;
 
 /// One step of a leaf's position in the event's arrays: (array id, element index).
 pub(crate) type ArrayPos = (u32, u32);
@@ -34,18 +32,72 @@ struct ChildKey {
     node: u32,
 }
 
-#[inline]
-fn head_word(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    let n = b.len().min(8);
-    w[..n].copy_from_slice(&b[..n]);
-    u64::from_le_bytes(w)
+const EMPTY_SLOT: u32 = u32::MAX;
+
+/// A node's children: an open-addressing table of indexes into `keys`, sized
+/// to at least twice the number of children, so a lookup is about one probe.
+#[derive(Debug, Clone)]
+struct Children {
+    keys: Vec<ChildKey>,
+    slots: Vec<u32>,
 }
 
-#[derive(Debug, Clone)]
-enum Children {
-    Small(Vec<ChildKey>),
-    Map(FxMap<Box<[u8]>, u32>),
+#[inline]
+fn slot_hash(head: u64, len: usize) -> u64 {
+    (head ^ (len as u64).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Children {
+    fn new() -> Self {
+        Self {
+            keys: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let size = (self.keys.len() * 2).next_power_of_two().max(4);
+        self.slots = vec![EMPTY_SLOT; size];
+        let mask = size - 1;
+        for (i, k) in self.keys.iter().enumerate() {
+            let mut at = (slot_hash(k.head, k.len) >> 32) as usize & mask;
+            while self.slots[at] != EMPTY_SLOT {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = i as u32;
+        }
+    }
+
+    fn insert(&mut self, key: &[u8], node: u32) {
+        self.keys.push(ChildKey {
+            head: key_word(key),
+            len: key.len(),
+            key: key.into(),
+            node,
+        });
+        self.rebuild();
+    }
+
+    #[inline]
+    fn get(&self, seg: &[u8]) -> Option<u32> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let head = key_word(seg);
+        let mask = self.slots.len() - 1;
+        let mut at = (slot_hash(head, seg.len()) >> 32) as usize & mask;
+        loop {
+            let i = self.slots[at];
+            if i == EMPTY_SLOT {
+                return None;
+            }
+            let k = &self.keys[i as usize];
+            if k.head == head && k.len == seg.len() && (k.len <= 8 || bytes_eq(&k.key, seg)) {
+                return Some(k.node);
+            }
+            at = (at + 1) & mask;
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +109,7 @@ struct Node {
 impl Node {
     fn new() -> Self {
         Self {
-            children: Children::Small(Vec::new()),
+            children: Children::new(),
             field: NO_FIELD,
         }
     }
@@ -79,6 +131,49 @@ impl Default for PathTrie {
     }
 }
 
+/// Up to eight bytes as a word (zero-padded), with at most three byte loads.
+#[inline]
+fn key_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        return tail_word(b);
+    }
+    if n >= 4 {
+        let mut lo = [0u8; 4];
+        let mut hi = [0u8; 4];
+        lo.copy_from_slice(&b[..4]);
+        hi.copy_from_slice(&b[n - 4..]);
+        let lo = u64::from(u32::from_le_bytes(lo));
+        let hi = u64::from(u32::from_le_bytes(hi));
+        // The high word holds bytes n-4..n shifted to their places; the
+        // overlap repeats identical bytes, so OR is exact.
+        return lo | (hi << (8 * (n - 4)));
+    }
+    let mut v = 0u64;
+    for (i, &c) in b.iter().enumerate() {
+        v |= u64::from(c) << (8 * i);
+    }
+    v
+}
+
+/// Does the key contain a `.`? (Eight bytes at a time; keys are short.)
+#[inline]
+fn has_dot(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let x = tail_word(c) ^ DOTS;
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            return true;
+        }
+    }
+    // Padding bytes are zero, never '.'.
+    let x = key_word(chunks.remainder()) ^ DOTS;
+    x.wrapping_sub(LO) & !x & HI != 0
+}
+
 impl PathTrie {
     pub(crate) fn field_count(&self) -> usize {
         self.fields as usize
@@ -93,27 +188,7 @@ impl PathTrie {
                 None => {
                     let id = self.nodes.len() as u32;
                     self.nodes.push(Node::new());
-                    let key: Box<[u8]> = seg.as_bytes().into();
-                    match &mut self.nodes[node].children {
-                        Children::Small(list) => {
-                            list.push(ChildKey {
-                                head: head_word(&key),
-                                len: key.len(),
-                                key,
-                                node: id,
-                            });
-                            if list.len() > SMALL_CHILDREN {
-                                let map: FxMap<Box<[u8]>, u32> = std::mem::take(list)
-                                    .into_iter()
-                                    .map(|c| (c.key, c.node))
-                                    .collect();
-                                self.nodes[node].children = Children::Map(map);
-                            }
-                        }
-                        Children::Map(map) => {
-                            map.insert(key, id);
-                        }
-                    }
+                    self.nodes[node].children.insert(seg.as_bytes(), id);
                     id as usize
                 }
             };
@@ -127,23 +202,13 @@ impl PathTrie {
 
     #[inline]
     fn child(&self, node: u32, seg: &[u8]) -> Option<u32> {
-        match &self.nodes[node as usize].children {
-            Children::Small(list) => {
-                let head = head_word(seg);
-                list.iter()
-                    .find(|c| {
-                        c.head == head && c.len == seg.len() && (c.len <= 8 || *c.key == *seg)
-                    })
-                    .map(|c| c.node)
-            }
-            Children::Map(map) => map.get(seg).copied(),
-        }
+        self.nodes[node as usize].children.get(seg)
     }
 
     /// Follow an event key (possibly containing dots) from `node`.
     #[inline]
     fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
-        if !key.contains(&b'.') {
+        if !has_dot(key) {
             return self.child(node, key);
         }
         let mut n = node;
@@ -155,10 +220,7 @@ impl PathTrie {
 
     #[inline]
     fn has_children(&self, node: u32) -> bool {
-        match &self.nodes[node as usize].children {
-            Children::Small(list) => !list.is_empty(),
-            Children::Map(map) => !map.is_empty(),
-        }
+        !self.nodes[node as usize].children.keys.is_empty()
     }
 
     #[inline]
@@ -307,17 +369,34 @@ impl<S: LeafSink> ValueWalker<'_, S> {
     }
 }
 
-/// Position of the first `"` or `\` at or after `i`.
+/// Position of the first `"` or `\` at or after `i`: eight bytes at a time
+/// for the first 32 bytes (most JSON strings are short), SIMD beyond.
 #[inline]
-fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
-    // Most JSON strings are short: look at a few bytes before the SIMD search.
-    let end = (i + 16).min(b.len());
-    for (j, &c) in b[i..end].iter().enumerate() {
-        if c == b'"' || c == b'\\' {
-            return Some(i + j);
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+    let stop = (i + 32).min(b.len());
+    while i + 8 <= stop {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let q = x ^ QUOTES;
+        let s = x ^ SLASHES;
+        let hit = (q.wrapping_sub(LO) & !q & HI) | (s.wrapping_sub(LO) & !s & HI);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
         }
+        i += 8;
     }
-    memchr::memchr2(b'"', b'\\', &b[end..]).map(|j| end + j)
+    if i + 8 > b.len() {
+        return b[i..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')
+            .map(|j| i + j);
+    }
+    memchr::memchr2(b'"', b'\\', &b[i..]).map(|j| i + j)
 }
 
 fn hex4(b: &[u8]) -> Option<u32> {

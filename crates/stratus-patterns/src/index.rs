@@ -10,8 +10,9 @@
 //!    field's maps; every hit sets one bit in its branch's 64-bit mask. Leaves
 //!    of fields that also carry non-indexed tests (`numeric`, `anything-but`,
 //!    `wildcard`, `cidr`, case-insensitive prefix/suffix) are kept aside.
-//! 2. Non-indexed tests are evaluated only for branches whose indexed tests
-//!    all hit (a branch made of non-indexed tests only is always evaluated).
+//! 2. Non-indexed tests (and `exists: true` next to another indexed test) are
+//!    evaluated only for branches whose indexed tests all hit (a branch made of
+//!    non-indexed tests only is always evaluated).
 //!    Typical rules carry an exact `source` or `detail-type`, so this step only
 //!    sees the few rules that could still match.
 //! 3. A branch matches when all its positive tests hit and its
@@ -31,7 +32,7 @@ use std::sync::Arc;
 use crate::cidr::{IpKey, ip_value};
 use crate::error::EventError;
 use crate::flatten::{ArrayPos, FieldId, FlatBufs, LeafSink, PathTrie, Source};
-use crate::hash::FxMap;
+use crate::hash::{BytesMap, FxMap};
 use crate::matcher::{Matcher, Val};
 use crate::parse::Branch;
 
@@ -42,20 +43,20 @@ struct Target {
     bit: u8,
 }
 
-type ByLen = Vec<(usize, FxMap<Box<[u8]>, Vec<Target>>)>;
+type ByLen = Vec<(usize, BytesMap<Vec<Target>>)>;
 
 #[derive(Debug, Clone, Default)]
 struct FieldIndex {
     /// `exists: true`: any leaf.
     any: Vec<Target>,
-    exact_str: FxMap<Box<str>, Vec<Target>>,
+    exact_str: BytesMap<Vec<Target>>,
     exact_ip: FxMap<IpKey, Vec<Target>>,
     exact_num: FxMap<u64, Vec<Target>>,
     exact_true: Vec<Target>,
     exact_false: Vec<Target>,
     exact_null: Vec<Target>,
     /// Lower-cased keys.
-    eq_ic: FxMap<Box<str>, Vec<Target>>,
+    eq_ic: BytesMap<Vec<Target>>,
     prefix: ByLen,
     suffix: ByLen,
     /// Some branch has a non-indexed test on this field: keep its leaves.
@@ -80,15 +81,13 @@ fn is_indexed(m: &Matcher) -> bool {
 }
 
 fn add_by_len(list: &mut ByLen, key: &[u8], t: Target) {
-    let pos = match list.iter().position(|(l, _)| *l == key.len()) {
-        Some(p) => p,
-        None => {
-            list.push((key.len(), FxMap::default()));
-            list.sort_by_key(|(l, _)| *l);
-            list.iter().position(|(l, _)| *l == key.len()).unwrap_or(0)
-        }
-    };
-    list[pos].1.entry(key.into()).or_default().push(t);
+    if !list.iter().any(|(l, _)| *l == key.len()) {
+        list.push((key.len(), BytesMap::default()));
+        list.sort_by_key(|(l, _)| *l);
+    }
+    if let Some((_, map)) = list.iter_mut().find(|(l, _)| *l == key.len()) {
+        map.entry(key).push(t);
+    }
 }
 
 #[inline]
@@ -101,19 +100,13 @@ impl FieldIndex {
         match m {
             Matcher::ExactStr { value, ip } => match ip {
                 Some(ip) => self.exact_ip.entry(*ip).or_default().push(t),
-                None => self
-                    .exact_str
-                    .entry(value.as_str().into())
-                    .or_default()
-                    .push(t),
+                None => self.exact_str.entry(value.as_bytes()).push(t),
             },
             Matcher::ExactNum(x) => self.exact_num.entry(num_key(*x)).or_default().push(t),
             Matcher::ExactBool(true) => self.exact_true.push(t),
             Matcher::ExactBool(false) => self.exact_false.push(t),
             Matcher::ExactNull => self.exact_null.push(t),
-            Matcher::EqualsIgnoreCase(s) => {
-                self.eq_ic.entry(s.as_str().into()).or_default().push(t)
-            }
+            Matcher::EqualsIgnoreCase(s) => self.eq_ic.entry(s.as_bytes()).push(t),
             Matcher::Prefix(p) => add_by_len(&mut self.prefix, p.as_bytes(), t),
             Matcher::Suffix(p) => add_by_len(&mut self.suffix, p.as_bytes(), t),
             Matcher::Exists(true) => self.any.push(t),
@@ -202,7 +195,10 @@ struct State {
     epoch: u32,
     /// Per-branch masks, valid when their stamp equals `epoch`.
     subs: Vec<SubState>,
+    /// Branches touched during this event: `touched[..ntouched]` (sized to the
+    /// number of branches; each is touched at most once per event).
     touched: Vec<u32>,
+    ntouched: usize,
     field_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     lower: String,
@@ -259,7 +255,10 @@ impl State {
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
         }
-        self.touched.clear();
+        if self.touched.len() < subs {
+            self.touched.resize(subs, 0);
+        }
+        self.ntouched = 0;
         self.dleaves.clear();
         self.dstr.clear();
     }
@@ -316,7 +315,8 @@ impl State {
                 st.epoch = self.epoch;
                 st.hit = 0;
                 st.direct = 0;
-                self.touched.push(t.sub);
+                self.touched[self.ntouched] = t.sub;
+                self.ntouched += 1;
             }
             let bit = 1u64 << t.bit;
             st.hit |= bit;
@@ -392,6 +392,17 @@ impl Index {
                 deferred: Vec::new(),
                 conds: Vec::with_capacity(branch.len()),
             };
+            // `exists: true` next to another indexed positive test is checked in
+            // step 2 (one look at the kept leaves) instead of touching every
+            // such branch for every event that has the field.
+            let exists_only = |c: &crate::parse::Condition| {
+                c.matchers.iter().all(|m| *m == Matcher::Exists(true))
+            };
+            let other_gate = branch.iter().any(|c| {
+                !exists_only(c)
+                    && !c.matchers.contains(&Matcher::Exists(false))
+                    && c.matchers.iter().all(is_indexed)
+            });
             for (bit, cond) in branch.iter().enumerate() {
                 let bit = bit as u8;
                 let field = self.trie.insert(&cond.path);
@@ -399,7 +410,7 @@ impl Index {
                     self.fields
                         .resize_with(self.trie.field_count(), FieldIndex::default);
                 }
-                let has_absent = cond.matchers.iter().any(|m| *m == Matcher::Exists(false));
+                let has_absent = cond.matchers.contains(&Matcher::Exists(false));
                 let has_value = cond.matchers.iter().any(|m| *m != Matcher::Exists(false));
                 if has_absent {
                     info.absent.push(Absent {
@@ -410,14 +421,20 @@ impl Index {
                 } else {
                     info.pos |= 1u64 << bit;
                 }
+                // Operators the maps answer are registered; the others are
+                // evaluated in step 2, only for branches whose indexed
+                // positive tests all hit.
                 let t = Target { sub, bit };
-                for m in cond.matchers.iter() {
-                    self.fields[field as usize].add(m, t);
+                let defer_exists = other_gate && exists_only(cond);
+                if !defer_exists {
+                    for m in cond.matchers.iter() {
+                        self.fields[field as usize].add(m, t);
+                    }
                 }
                 let slow: Vec<Matcher> = cond
                     .matchers
                     .iter()
-                    .filter(|m| !is_indexed(m))
+                    .filter(|m| defer_exists || !is_indexed(m))
                     .cloned()
                     .collect();
                 if slow.is_empty() {
@@ -469,15 +486,15 @@ impl Index {
         }
         match val {
             Val::Str(s) => {
-                if !fi.exact_str.is_empty() {
-                    if let Some(ts) = fi.exact_str.get(s) {
-                        st.touch(ts, in_array);
-                    }
+                if !fi.exact_str.is_empty()
+                    && let Some(ts) = fi.exact_str.get(s.as_bytes())
+                {
+                    st.touch(ts, in_array);
                 }
-                if !fi.exact_ip.is_empty() {
-                    if let Some(ts) = ip_value(s).and_then(|ip| fi.exact_ip.get(&ip)) {
-                        st.touch(ts, in_array);
-                    }
+                if !fi.exact_ip.is_empty()
+                    && let Some(ts) = ip_value(s).and_then(|ip| fi.exact_ip.get(&ip))
+                {
+                    st.touch(ts, in_array);
                 }
                 let b = s.as_bytes();
                 for (len, map) in &fi.prefix {
@@ -505,7 +522,7 @@ impl Index {
                     } else {
                         lower.push_str(&s.to_lowercase());
                     }
-                    if let Some(ts) = fi.eq_ic.get(lower.as_str()) {
+                    if let Some(ts) = fi.eq_ic.get(lower.as_bytes()) {
                         st.touch(ts, in_array);
                     }
                     st.lower = lower;
@@ -526,6 +543,7 @@ impl Index {
     }
 
     /// Step 2 for one branch: evaluate its deferred tests on the kept leaves.
+    #[inline(never)]
     fn eval_deferred(&self, st: &mut State, sub: u32) {
         let info = &self.subs[sub as usize];
         for d in &info.deferred {
@@ -568,41 +586,52 @@ impl Index {
     }
 
     /// Steps 2 and 3 for one branch: deferred tests, then the verdict.
-    #[inline]
+    #[inline(never)]
     fn finish(&self, st: &mut State, sub: u32, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
-        let h = self.hot[sub as usize];
-        let epoch = st.epoch;
-        if st.rule_epoch[h.rule as usize] == epoch {
+        let s = sub as usize;
+        let h = &self.hot[s];
+        let ss = st.subs[s];
+        let (mut hit, mut direct) = if ss.epoch == st.epoch {
+            (ss.hit, ss.direct)
+        } else {
+            (0, 0)
+        };
+        // Cheap rejection first: an indexed positive test did not hit.
+        if hit & h.gate != h.gate {
             return;
         }
-        let s = sub as usize;
-        let mut hit = st.hit(s);
-        if h.flags & HAS_DEFERRED != 0 {
-            if hit & h.gate != h.gate {
+        if st.rule_epoch[h.rule as usize] == st.epoch {
+            return;
+        }
+        if h.flags != 0 {
+            if h.flags & HAS_DEFERRED != 0 {
+                self.eval_deferred(st, sub);
+                hit = st.hit(s);
+                direct = st.direct(s);
+            }
+            if hit & h.pos != h.pos || (h.flags & HAS_ABSENT != 0 && !self.absent_ok(st, s, hit)) {
                 return;
             }
-            self.eval_deferred(st, sub);
-            hit = st.hit(s);
-        }
-        if hit & h.pos != h.pos {
+        } else if hit & h.pos != h.pos {
             return;
         }
-        if h.flags & HAS_ABSENT != 0 {
-            for a in &self.subs[s].absent {
-                let present = st.field_epoch[a.field as usize] == epoch;
-                if present && !(a.hit_ok && hit & (1u64 << a.bit) != 0) {
-                    return;
-                }
-            }
-        }
-        let direct = st.direct(s);
         let arr_only = hit & !direct;
         if arr_only.count_ones() >= 2 {
             pending.push((sub, arr_only));
         } else {
-            st.rule_epoch[h.rule as usize] = epoch;
+            st.rule_epoch[h.rule as usize] = st.epoch;
             out.push(h.rule);
         }
+    }
+
+    /// Do the branch's `exists: false` tests hold?
+    #[cold]
+    #[inline(never)]
+    fn absent_ok(&self, st: &State, s: usize, hit: u64) -> bool {
+        self.subs[s].absent.iter().all(|a| {
+            let present = st.field_epoch[a.field as usize] == st.epoch;
+            !present || (a.hit_ok && hit & (1u64 << a.bit) != 0)
+        })
     }
 
     /// Match one event; the matching rule ids (sorted, unique) go to `out`.
@@ -623,9 +652,14 @@ impl Index {
 
         sc.pending.clear();
         let st = &mut sc.st;
-        let touched = st.touched.len();
+        let touched = st.ntouched;
         for i in 0..touched {
             let sub = st.touched[i];
+            // Most touched branches fail here: reject without a call.
+            let gate = self.hot[sub as usize].gate;
+            if st.subs[sub as usize].hit & gate != gate {
+                continue;
+            }
             self.finish(st, sub, &mut sc.pending, out);
         }
         for &sub in &self.extra {

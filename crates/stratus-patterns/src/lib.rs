@@ -32,6 +32,13 @@
 //! key `"a.b"` is the same field as `{"a": {"b": ...}}`. Duplicate keys in a
 //! pattern keep the last value.
 //!
+//! ## Performance
+//!
+//! See `BENCH.md`: on a shared 2-vCPU machine, about 1.2 million evaluations
+//! per CPU-second with 10 rules and 0.5 million with 300 rules of mixed
+//! operators on ~1 KiB events (JSON reading included), 2–12× faster than the
+//! `quamina` crate on the same rules.
+//!
 //! Invalid patterns fail with [`PatternError`] (code
 //! `InvalidEventPatternException`) whose message is AWS's first line,
 //! `Event pattern is not valid. Reason: ...`.
@@ -52,6 +59,9 @@
 //! * The fast JSON reader checks brackets and strings of subtrees no pattern
 //!   refers to, but not their full grammar (e.g. a missing comma there is not
 //!   reported).
+//! * An event with a duplicate key: from JSON text every occurrence is seen
+//!   (as a streaming reader sees them); from a parsed `serde_json::Value` only
+//!   the last one exists.
 //! * Case-insensitive operators use Rust's Unicode lower-casing.
 //! * SNS: `{}` is accepted and matches everything; the attribute-scope
 //!   nesting error and the limit errors are produced after syntax checks; the

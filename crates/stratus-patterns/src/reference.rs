@@ -75,7 +75,7 @@ fn branch_matches(branch: &Branch, leaves: &[Leaf<'_>]) -> bool {
     let mut needs: Vec<Vec<&[ArrayPos]>> = Vec::new();
     for cond in branch {
         let at: Vec<&Leaf<'_>> = leaves.iter().filter(|l| l.path == cond.path).collect();
-        let absent_ok = cond.matchers.iter().any(|m| *m == Matcher::Exists(false));
+        let absent_ok = cond.matchers.contains(&Matcher::Exists(false));
         if at.is_empty() && absent_ok {
             continue;
         }

@@ -157,13 +157,11 @@ impl FilterPolicy {
 
     /// Validate an already parsed policy.
     pub fn from_value(v: &Value, scope: FilterPolicyScope) -> Result<Self, FilterPolicyError> {
-        if let Value::Object(m) = v {
-            if m.is_empty() {
-                return Ok(Self {
-                    scope,
-                    pattern: None,
-                });
-            }
+        if v.as_object().is_some_and(Map::is_empty) {
+            return Ok(Self {
+                scope,
+                pattern: None,
+            });
         }
         let branches = parse_pattern(v, Dialect::Sns).map_err(FilterPolicyError::invalid)?;
         let Value::Object(obj) = v else {

@@ -79,7 +79,15 @@ pub async fn handle(shared: &Shared, req: Incoming<'_>) -> HttpResponse {
     };
     let result = async {
         let input = decode_input(wire_model, target.protocol, &target.operation, &http_req, form.as_deref())?;
-        validate_input(model, &target.operation, &input).map_err(|e| e.to_aws(model))?;
+        validate_input(model, &target.operation, &input).map_err(|e| {
+            let mut err = e.to_aws(model);
+            if let Some(code) = target.service.validation_error_code()
+                && err.code == "ValidationException"
+            {
+                err.code = code.to_string();
+            }
+            err
+        })?;
         target.service.call(&ctx, &target.operation, input).await
     }
     .await;

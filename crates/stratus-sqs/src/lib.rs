@@ -56,7 +56,7 @@
 mod attributes;
 mod clock;
 mod errors;
-mod generated;
+pub mod generated;
 mod md5;
 mod message;
 mod move_task;

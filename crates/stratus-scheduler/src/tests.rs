@@ -1,0 +1,664 @@
+//! Service tests through the registry, with a real SQS service as the target.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stratus_core::{AwsError, Registry, RegistryHandle, RequestContext, Service};
+use stratus_sqs::SqsService;
+use stratus_store::{MemoryStore, SqliteStore, Store};
+
+use crate::SchedulerService;
+
+const ROLE: &str = "arn:aws:iam::000000000000:role/scheduler";
+
+fn ctx() -> RequestContext {
+    RequestContext::new("000000000000", "us-east-1")
+}
+
+struct Env {
+    registry: Arc<Registry>,
+    scheduler: Arc<SchedulerService>,
+}
+
+impl Env {
+    fn new(store: Arc<dyn Store>) -> Env {
+        let handle = RegistryHandle::default();
+        let mut registry = Registry::new();
+        registry.register("sqs", SqsService::new(store.clone()).unwrap());
+        let scheduler = SchedulerService::new(store, handle.clone()).unwrap();
+        registry.register("scheduler", scheduler.clone());
+        let registry = Arc::new(registry);
+        handle.set(registry.clone());
+        Env {
+            registry,
+            scheduler,
+        }
+    }
+
+    fn memory() -> Env {
+        Env::new(Arc::new(MemoryStore))
+    }
+
+    async fn call(&self, op: &str, input: Value) -> Result<Value, AwsError> {
+        self.registry.call("scheduler", &ctx(), op, input).await
+    }
+
+    async fn ok(&self, op: &str, input: Value) -> Value {
+        self.call(op, input)
+            .await
+            .unwrap_or_else(|e| panic!("{op} failed: {e}"))
+    }
+
+    async fn err(&self, op: &str, input: Value) -> AwsError {
+        match self.call(op, input).await {
+            Ok(v) => panic!("{op} succeeded: {v}"),
+            Err(e) => e,
+        }
+    }
+
+    async fn queue(&self, name: &str) -> (String, String) {
+        let out = self
+            .registry
+            .call("sqs", &ctx(), "CreateQueue", json!({ "QueueName": name }))
+            .await
+            .unwrap();
+        let url = out["QueueUrl"].as_str().unwrap().to_string();
+        (url, format!("arn:aws:sqs:us-east-1:000000000000:{name}"))
+    }
+
+    /// Long-poll a queue until a message arrives or `secs` pass.
+    async fn receive(&self, url: &str, secs: u64) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while tokio::time::Instant::now() < deadline {
+            let out = self
+                .registry
+                .call(
+                    "sqs",
+                    &ctx(),
+                    "ReceiveMessage",
+                    json!({ "QueueUrl": url, "WaitTimeSeconds": 1, "MessageAttributeNames": ["All"] }),
+                )
+                .await
+                .unwrap();
+            if let Some(m) = out["Messages"].as_array().and_then(|m| m.first()) {
+                return Some(m.clone());
+            }
+        }
+        None
+    }
+}
+
+fn at_in(secs: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    format!("at({})", t.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+fn schedule(name: &str, expr: &str, target: Value) -> Value {
+    json!({
+        "Name": name,
+        "ScheduleExpression": expr,
+        "FlexibleTimeWindow": { "Mode": "OFF" },
+        "Target": target,
+    })
+}
+
+#[tokio::test]
+async fn crud_and_defaults() {
+    let env = Env::memory();
+    let target = json!({ "Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE });
+    let out = env
+        .ok(
+            "CreateSchedule",
+            schedule("s1", "rate(1 hour)", target.clone()),
+        )
+        .await;
+    assert_eq!(
+        out["ScheduleArn"],
+        "arn:aws:scheduler:us-east-1:000000000000:schedule/default/s1"
+    );
+    let got = env.ok("GetSchedule", json!({ "Name": "s1" })).await;
+    assert_eq!(got["GroupName"], "default");
+    assert_eq!(got["State"], "ENABLED");
+    assert_eq!(got["ScheduleExpressionTimezone"], "UTC");
+    assert_eq!(got["ActionAfterCompletion"], "NONE");
+    assert_eq!(got["Target"]["RetryPolicy"]["MaximumRetryAttempts"], 185);
+    assert_eq!(
+        got["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"],
+        86400
+    );
+    assert_eq!(got["FlexibleTimeWindow"]["Mode"], "OFF");
+    assert!(got["CreationDate"].as_f64().is_some());
+
+    // UpdateSchedule replaces everything.
+    let mut upd = schedule("s1", "cron(0 12 * * ? *)", target.clone());
+    upd["State"] = json!("DISABLED");
+    upd["ScheduleExpressionTimezone"] = json!("Europe/Paris");
+    upd["Description"] = json!("noon in Paris");
+    env.ok("UpdateSchedule", upd).await;
+    let got = env.ok("GetSchedule", json!({ "Name": "s1" })).await;
+    assert_eq!(got["State"], "DISABLED");
+    assert_eq!(got["ScheduleExpression"], "cron(0 12 * * ? *)");
+    assert_eq!(got["ScheduleExpressionTimezone"], "Europe/Paris");
+    assert_eq!(got["Description"], "noon in Paris");
+
+    let list = env
+        .ok("ListSchedules", json!({ "State": "DISABLED" }))
+        .await;
+    assert_eq!(list["Schedules"].as_array().unwrap().len(), 1);
+    assert_eq!(list["Schedules"][0]["Target"]["Arn"], target["Arn"]);
+    let list = env.ok("ListSchedules", json!({ "State": "ENABLED" })).await;
+    assert!(list["Schedules"].as_array().unwrap().is_empty());
+
+    env.ok("DeleteSchedule", json!({ "Name": "s1" })).await;
+    let e = env.err("GetSchedule", json!({ "Name": "s1" })).await;
+    assert_eq!(e.code, "ResourceNotFoundException");
+    assert_eq!(e.message, "Schedule s1 does not exist.");
+}
+
+#[tokio::test]
+async fn validation_and_conflicts() {
+    let env = Env::memory();
+    let target = json!({ "Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE });
+    env.ok(
+        "CreateSchedule",
+        schedule("dup", "rate(5 minutes)", target.clone()),
+    )
+    .await;
+    let e = env
+        .err(
+            "CreateSchedule",
+            schedule("dup", "rate(5 minutes)", target.clone()),
+        )
+        .await;
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("ConflictException", "Schedule dup already exists.")
+    );
+
+    let e = env
+        .err(
+            "CreateSchedule",
+            schedule("bad", "rate(5 fortnights)", target.clone()),
+        )
+        .await;
+    assert_eq!(e.code, "ValidationException");
+    assert_eq!(e.message, "Invalid Schedule Expression rate(5 fortnights)");
+
+    let e = env
+        .err(
+            "CreateSchedule",
+            schedule("bad", "cron(0 12 * * * *)", target.clone()),
+        )
+        .await;
+    assert_eq!(e.code, "ValidationException");
+
+    let mut s = schedule("tz", "rate(5 minutes)", target.clone());
+    s["ScheduleExpressionTimezone"] = json!("Mars/Olympus");
+    assert_eq!(
+        env.err("CreateSchedule", s).await.code,
+        "ValidationException"
+    );
+
+    let mut s = schedule("g", "rate(5 minutes)", target.clone());
+    s["GroupName"] = json!("nope");
+    let e = env.err("CreateSchedule", s).await;
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        (
+            "ResourceNotFoundException",
+            "Schedule group nope does not exist."
+        )
+    );
+
+    let bad_role = json!({ "Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": "role" });
+    let e = env
+        .err("CreateSchedule", schedule("r", "rate(5 minutes)", bad_role))
+        .await;
+    assert!(e.message.contains("at 'target.roleArn'"), "{}", e.message);
+
+    let mut s = schedule("old", "rate(5 minutes)", target.clone());
+    s["StartDate"] = json!(chrono::Utc::now().timestamp() - 3600);
+    let e = env.err("CreateSchedule", s).await;
+    assert_eq!(
+        e.message,
+        "The StartDate you specify cannot be earlier than 5 minutes ago."
+    );
+
+    let e = env
+        .err(
+            "CreateSchedule",
+            schedule("bad name", "rate(5 minutes)", target.clone()),
+        )
+        .await;
+    assert!(
+        e.message
+            .contains("Member must satisfy regular expression pattern")
+    );
+
+    let e = env
+        .err(
+            "UpdateSchedule",
+            schedule("missing", "rate(5 minutes)", target),
+        )
+        .await;
+    assert_eq!(e.message, "Schedule missing does not exist.");
+
+    let e = env
+        .err("DeleteScheduleGroup", json!({ "Name": "default" }))
+        .await;
+    assert_eq!(e.code, "ValidationException");
+}
+
+#[tokio::test]
+async fn groups_tags_and_paging() {
+    let env = Env::memory();
+    let out = env
+        .ok(
+            "CreateScheduleGroup",
+            json!({ "Name": "team", "Tags": [{ "Key": "env", "Value": "dev" }] }),
+        )
+        .await;
+    let arn = out["ScheduleGroupArn"].as_str().unwrap().to_string();
+    assert_eq!(
+        arn,
+        "arn:aws:scheduler:us-east-1:000000000000:schedule-group/team"
+    );
+    let e = env
+        .err("CreateScheduleGroup", json!({ "Name": "team" }))
+        .await;
+    assert_eq!(e.code, "ConflictException");
+
+    env.ok(
+        "TagResource",
+        json!({ "ResourceArn": arn, "Tags": [{ "Key": "owner", "Value": "me" }, { "Key": "env", "Value": "prod" }] }),
+    )
+    .await;
+    let tags = env
+        .ok("ListTagsForResource", json!({ "ResourceArn": arn }))
+        .await;
+    assert_eq!(
+        tags["Tags"],
+        json!([{ "Key": "env", "Value": "prod" }, { "Key": "owner", "Value": "me" }])
+    );
+    env.ok(
+        "UntagResource",
+        json!({ "ResourceArn": arn, "TagKeys": ["env"] }),
+    )
+    .await;
+    let tags = env
+        .ok("ListTagsForResource", json!({ "ResourceArn": arn }))
+        .await;
+    assert_eq!(tags["Tags"], json!([{ "Key": "owner", "Value": "me" }]));
+    let e = env
+        .err(
+            "ListTagsForResource",
+            json!({ "ResourceArn": "arn:aws:scheduler:us-east-1:000000000000:schedule-group/nope" }),
+        )
+        .await;
+    assert_eq!(e.code, "ResourceNotFoundException");
+
+    let groups = env.ok("ListScheduleGroups", json!({})).await;
+    let names: Vec<&str> = groups["ScheduleGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "team"]);
+
+    let target = json!({ "Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE });
+    for i in 0..5 {
+        let mut s = schedule(&format!("job-{i}"), "rate(1 day)", target.clone());
+        s["GroupName"] = json!("team");
+        env.ok("CreateSchedule", s).await;
+    }
+    env.ok("CreateSchedule", schedule("other", "rate(1 day)", target))
+        .await;
+    // Pages of two over the group's five schedules.
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = json!({ "GroupName": "team", "MaxResults": 2 });
+        if let Some(t) = &token {
+            req["NextToken"] = json!(t);
+        }
+        let page = env.ok("ListSchedules", req).await;
+        for s in page["Schedules"].as_array().unwrap() {
+            seen.push(s["Name"].as_str().unwrap().to_string());
+        }
+        match page["NextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["job-0", "job-1", "job-2", "job-3", "job-4"]);
+    let pre = env
+        .ok("ListSchedules", json!({ "NamePrefix": "oth" }))
+        .await;
+    assert_eq!(pre["Schedules"].as_array().unwrap().len(), 1);
+
+    env.ok("DeleteScheduleGroup", json!({ "Name": "team" }))
+        .await;
+    let all = env.ok("ListSchedules", json!({})).await;
+    assert_eq!(all["Schedules"].as_array().unwrap().len(), 1);
+    let e = env
+        .err(
+            "GetSchedule",
+            json!({ "Name": "job-0", "GroupName": "team" }),
+        )
+        .await;
+    assert_eq!(e.message, "Schedule group team does not exist.");
+}
+
+#[tokio::test]
+async fn at_schedule_delivers_to_sqs_with_context() {
+    let env = Env::memory();
+    let (url, arn) = env.queue("at-target").await;
+    let target = json!({
+        "Arn": arn,
+        "RoleArn": ROLE,
+        "Input": "{\"arn\":\"<aws.scheduler.schedule-arn>\",\"t\":\"<aws.scheduler.scheduled-time>\",\"n\":<aws.scheduler.attempt-number>}",
+    });
+    let mut s = schedule("once", &at_in(1), target);
+    s["ActionAfterCompletion"] = json!("DELETE");
+    env.ok("CreateSchedule", s).await;
+    let msg = env.receive(&url, 6).await.expect("the at schedule fired");
+    let body: Value = serde_json::from_str(msg["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["arn"],
+        "arn:aws:scheduler:us-east-1:000000000000:schedule/default/once"
+    );
+    assert_eq!(body["n"], 1);
+    assert!(body["t"].as_str().unwrap().ends_with('Z'));
+    // DELETE after completion.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let e = env.err("GetSchedule", json!({ "Name": "once" })).await;
+    assert_eq!(e.code, "ResourceNotFoundException");
+}
+
+#[tokio::test]
+async fn rate_without_start_fires_at_once_and_universal_target() {
+    let env = Env::memory();
+    let (url, _) = env.queue("universal").await;
+    let input = json!({ "QueueUrl": url, "MessageBody": "hello <aws.scheduler.execution-id>" });
+    let target = json!({
+        "Arn": "arn:aws:scheduler:::aws-sdk:sqs:sendMessage",
+        "RoleArn": ROLE,
+        "Input": input.to_string(),
+    });
+    env.ok("CreateSchedule", schedule("every", "rate(1 hour)", target))
+        .await;
+    let msg = env.receive(&url, 5).await.expect("fired at creation");
+    let body = msg["Body"].as_str().unwrap();
+    assert!(body.starts_with("hello "), "{body}");
+    assert_eq!(body.len(), "hello ".len() + 16);
+    // And not again within the hour.
+    assert!(env.receive(&url, 1).await.is_none());
+}
+
+#[tokio::test]
+async fn failed_target_lands_in_the_dlq() {
+    let env = Env::memory();
+    let (dlq_url, dlq_arn) = env.queue("dlq").await;
+    let target = json!({
+        "Arn": "arn:aws:sqs:us-east-1:000000000000:does-not-exist",
+        "RoleArn": ROLE,
+        "Input": "payload",
+        "RetryPolicy": { "MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60 },
+        "DeadLetterConfig": { "Arn": dlq_arn },
+    });
+    env.ok("CreateSchedule", schedule("failing", &at_in(1), target))
+        .await;
+    let msg = env.receive(&dlq_url, 6).await.expect("dead letter");
+    assert_eq!(msg["Body"], "payload");
+    let attrs = &msg["MessageAttributes"];
+    let get = |k: &str| {
+        attrs[k]["StringValue"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(get("ERROR_CODE"), "QueueDoesNotExist");
+    assert_eq!(get("EXHAUSTED_RETRY_CONDITION"), "MaximumRetryAttempts");
+    assert_eq!(get("RETRY_ATTEMPTS"), "0");
+    assert_eq!(
+        get("TARGET_ARN"),
+        "arn:aws:sqs:us-east-1:000000000000:does-not-exist"
+    );
+    assert_eq!(
+        get("SCHEDULE_ARN"),
+        "arn:aws:scheduler:us-east-1:000000000000:schedule/default/failing"
+    );
+    assert_eq!(get("IS_PAYLOAD_TRUNCATED"), "false");
+    assert_eq!(get("EXECUTION_ID").len(), 16);
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_without_refiring() {
+    let dir = std::env::temp_dir().join(format!("stratus-sched-{}", uuid::Uuid::new_v4()));
+    let (url, arn) = {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir).unwrap());
+        let env = Env::new(store.clone());
+        let (url, arn) = env.queue("persist").await;
+        env.ok(
+            "CreateScheduleGroup",
+            json!({ "Name": "kept", "Tags": [{ "Key": "a", "Value": "b" }] }),
+        )
+        .await;
+        let mut s = schedule(
+            "later",
+            "rate(7 days)",
+            json!({ "Arn": arn, "RoleArn": ROLE }),
+        );
+        s["GroupName"] = json!("kept");
+        s["State"] = json!("DISABLED");
+        env.ok("CreateSchedule", s).await;
+        env.ok(
+            "CreateSchedule",
+            schedule(
+                "once",
+                &at_in(1),
+                json!({ "Arn": arn, "RoleArn": ROLE, "Input": "x" }),
+            ),
+        )
+        .await;
+        assert!(
+            env.receive(&url, 6).await.is_some(),
+            "fired before the restart"
+        );
+        env.scheduler.shutdown();
+        store.close();
+        (url, arn)
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir).unwrap());
+    let env = Env::new(store.clone());
+    let got = env
+        .ok(
+            "GetSchedule",
+            json!({ "Name": "later", "GroupName": "kept" }),
+        )
+        .await;
+    assert_eq!(got["State"], "DISABLED");
+    assert_eq!(got["Target"]["Arn"], arn);
+    let tags = env
+        .ok(
+            "ListTagsForResource",
+            json!({ "ResourceArn": "arn:aws:scheduler:us-east-1:000000000000:schedule-group/kept" }),
+        )
+        .await;
+    assert_eq!(tags["Tags"], json!([{ "Key": "a", "Value": "b" }]));
+    env.ok("GetSchedule", json!({ "Name": "once" })).await;
+    // The message received before the restart is only invisible: purge it so
+    // that nothing but a second firing could show up.
+    env.registry
+        .call("sqs", &ctx(), "PurgeQueue", json!({ "QueueUrl": url }))
+        .await
+        .unwrap();
+    assert!(env.receive(&url, 2).await.is_none(), "no second firing");
+    store.close();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn stale_plans_are_compacted() {
+    let env = Env::memory();
+    let target = json!({ "Arn": "arn:aws:sqs:us-east-1:000000000000:q", "RoleArn": ROLE });
+    env.ok(
+        "CreateSchedule",
+        schedule("busy", "rate(1 day)", target.clone()),
+    )
+    .await;
+    for _ in 0..3000 {
+        env.ok(
+            "UpdateSchedule",
+            schedule("busy", "rate(1 day)", target.clone()),
+        )
+        .await;
+    }
+    let heap = env.scheduler.state.lock().heap.len();
+    assert!(heap <= 1024, "heap holds {heap} plans for one schedule");
+}
+
+/// A service that fails its first `failures` calls with a server error.
+struct Flaky {
+    model: stratus_model::ServiceModel,
+    failures: usize,
+    calls: parking_lot::Mutex<Vec<Value>>,
+}
+
+impl Service for Flaky {
+    fn model(&self) -> &stratus_model::ServiceModel {
+        &self.model
+    }
+    fn call<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        _operation: &'a str,
+        input: Value,
+    ) -> stratus_core::BoxFuture<'a, Result<Value, AwsError>> {
+        let mut calls = self.calls.lock();
+        calls.push(input);
+        let fail = calls.len() <= self.failures;
+        Box::pin(async move {
+            if fail {
+                Err(AwsError::internal("try again"))
+            } else {
+                Ok(json!({}))
+            }
+        })
+    }
+}
+
+fn flaky_env(failures: usize) -> (Env, Arc<Flaky>) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore);
+    let handle = RegistryHandle::default();
+    let mut registry = Registry::new();
+    registry.register("sqs", SqsService::new(store.clone()).unwrap());
+    let flaky = Arc::new(Flaky {
+        model: stratus_model::ServiceModel::from_json(include_str!(
+            "../../../models/scheduler/service-2.json"
+        ))
+        .unwrap(),
+        failures,
+        calls: parking_lot::Mutex::new(Vec::new()),
+    });
+    registry.register("flaky", flaky.clone());
+    let scheduler = SchedulerService::new(store, handle.clone()).unwrap();
+    registry.register("scheduler", scheduler.clone());
+    let registry = Arc::new(registry);
+    handle.set(registry.clone());
+    (
+        Env {
+            registry,
+            scheduler,
+        },
+        flaky,
+    )
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_attempt_numbers() {
+    let (env, flaky) = flaky_env(2);
+    let target = json!({
+        "Arn": "arn:aws:scheduler:::aws-sdk:flaky:doThing",
+        "RoleArn": ROLE,
+        "Input": "{\"attempt\": <aws.scheduler.attempt-number>, \"id\": \"<aws.scheduler.execution-id>\"}",
+        "RetryPolicy": { "MaximumRetryAttempts": 5 },
+    });
+    env.ok("CreateSchedule", schedule("retry", "rate(1 day)", target))
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while flaky.calls.lock().len() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = flaky.calls.lock().clone();
+    assert_eq!(calls.len(), 3, "two failures then a success");
+    let attempts: Vec<i64> = calls
+        .iter()
+        .map(|c| c["attempt"].as_i64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    // One execution id per occurrence, shared by its retries.
+    assert!(calls.iter().all(|c| c["id"] == calls[0]["id"]));
+}
+
+#[tokio::test]
+async fn exhausted_retries_report_the_condition() {
+    let (env, flaky) = flaky_env(usize::MAX);
+    let (dlq_url, dlq_arn) = env.queue("retry-dlq").await;
+    let target = json!({
+        "Arn": "arn:aws:scheduler:::aws-sdk:flaky:doThing",
+        "RoleArn": ROLE,
+        "Input": "{}",
+        "RetryPolicy": { "MaximumRetryAttempts": 1 },
+        "DeadLetterConfig": { "Arn": dlq_arn },
+    });
+    env.ok(
+        "CreateSchedule",
+        schedule("gives-up", "rate(1 day)", target),
+    )
+    .await;
+    let msg = env.receive(&dlq_url, 8).await.expect("dead letter");
+    let attrs = &msg["MessageAttributes"];
+    assert_eq!(attrs["RETRY_ATTEMPTS"]["StringValue"], "1");
+    assert_eq!(
+        attrs["EXHAUSTED_RETRY_CONDITION"]["StringValue"],
+        "MaximumRetryAttempts"
+    );
+    assert_eq!(attrs["ERROR_CODE"]["StringValue"], "InternalFailure");
+    assert_eq!(flaky.calls.lock().len(), 2);
+}
+
+#[tokio::test]
+async fn updating_the_target_keeps_a_rate_cadence() {
+    let env = Env::memory();
+    let (url, arn) = env.queue("cadence").await;
+    let target = json!({ "Arn": arn, "RoleArn": ROLE, "Input": "tick" });
+    env.ok("CreateSchedule", schedule("hourly", "rate(1 hour)", target))
+        .await;
+    assert!(env.receive(&url, 5).await.is_some(), "fires at creation");
+    env.registry
+        .call("sqs", &ctx(), "PurgeQueue", json!({ "QueueUrl": url }))
+        .await
+        .unwrap();
+    let target = json!({ "Arn": arn, "RoleArn": ROLE, "Input": "tock" });
+    env.ok("UpdateSchedule", schedule("hourly", "rate(1 hour)", target))
+        .await;
+    assert!(
+        env.receive(&url, 2).await.is_none(),
+        "no extra firing on update"
+    );
+    // A new expression starts a new cadence, from now.
+    let target = json!({ "Arn": arn, "RoleArn": ROLE, "Input": "new" });
+    env.ok(
+        "UpdateSchedule",
+        schedule("hourly", "rate(2 hours)", target),
+    )
+    .await;
+    let msg = env
+        .receive(&url, 5)
+        .await
+        .expect("fires on the new cadence");
+    assert_eq!(msg["Body"], "new");
+}
