@@ -82,7 +82,9 @@ emulator_cmd() {
             echo "$STRATUS_BIN start --port $port --store memory" ;;
         stratus-durable)
             [ -x "$STRATUS_BIN" ] || { echo "not built: $STRATUS_BIN" >&2; return 1; }
-            # A fresh data directory per start: startup must not replay old state.
+            # A fresh data directory for each command line, so no earlier run's
+            # queues are replayed. (startup's repeated runs share one, but they only
+            # call ListQueues, so it stays empty.)
             echo "$STRATUS_BIN start --port $port --data-dir $WORK/stratus-data-$port-$RANDOM" ;;
         fakecloud)
             local bin="$PEERS_DIR/fakecloud/bin/fakecloud"

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from test_sns_support import expect_error, make_queue, receive_all
+from lambda_fixtures.helpers import create_function, zip_files
+from test_sns_support import expect_error, make_queue, receive_all, verify_signature
 
 
 @pytest.fixture
@@ -253,6 +254,41 @@ def test_lambda_subscription_without_the_function_dead_letters(sns, sqs, unique_
     assert record["Sns"]["Type"] == "Notification"
     assert record["Sns"]["SigningCertUrl"].endswith(".pem")
     assert record["Sns"]["UnsubscribeUrl"].endswith(sub)
+
+
+RECORDER = """
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+"""
+
+
+def test_lambda_subscription_invokes_the_function(stratus, sns, unique_name, tmp_path):
+    lam = stratus.client("lambda")
+    out = tmp_path / "events.jsonl"
+    name = unique_name("fn")
+    fn = create_function(lam, name, zip_files({"app.py": RECORDER}),
+                         Environment={"Variables": {"OUT": str(out)}})["FunctionArn"]
+    topic = sns.create_topic(Name=unique_name())["TopicArn"]
+    sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn)["SubscriptionArn"]
+    published = sns.publish(TopicArn=topic, Message="to the function",
+                            MessageAttributes={"a": {"DataType": "String", "StringValue": "b"}})
+    deadline = time.time() + 30
+    while time.time() < deadline and not (out.exists() and out.read_text().strip()):
+        time.sleep(0.1)
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) == 1
+    record = events[0]["Records"][0]
+    assert list(record) == ["EventSource", "EventVersion", "EventSubscriptionArn", "Sns"]
+    assert record["EventSubscriptionArn"] == sub
+    sns_part = record["Sns"]
+    assert sns_part["MessageId"] == published["MessageId"]
+    assert sns_part["TopicArn"] == topic
+    assert sns_part["Subject"] is None
+    assert sns_part["Message"] == "to the function"
+    assert sns_part["MessageAttributes"] == {"a": {"Type": "String", "Value": "b"}}
+    verify_signature(sns_part, cert_key="SigningCertUrl")
 
 
 def test_message_group_id_on_standard_topic_reaches_the_queue(sns, sqs, unique_name):

@@ -153,8 +153,10 @@ pub async fn measure(args: &DepthArgs) -> Result<Value> {
     }))
 }
 
-/// Takes `samples` receive(1)+delete pairs at the current depth. Each consumed
-/// message is replaced (untimed) so the depth stays where it was measured.
+/// Takes `samples` receive(1)+delete pairs at the current depth, after a few
+/// unrecorded ones (the first requests after a bulk fill hit cold caches and
+/// would make shallow levels look slower than deep ones). Each consumed message is
+/// replaced (untimed) so the depth stays where it was measured.
 async fn sample(
     conn: &mut SqsConn,
     queue_url: &str,
@@ -167,7 +169,9 @@ async fn sample(
     let md5 = md5_hex(message.as_bytes());
     let mut receive_lat = Latencies::default();
     let mut pair_lat = Latencies::default();
-    for _ in 0..samples {
+    let warmup = (samples / 5).max(10);
+    for i in 0..warmup + samples {
+        let record = i >= warmup;
         let t0 = Instant::now();
         let handle = match conn
             .call(Op::ReceiveMessage, receive.clone())
@@ -192,10 +196,11 @@ async fn sample(
             .await
             .and_then(|r| check_ok(&r))
         {
-            Ok(()) => {
+            Ok(()) if record => {
                 receive_lat.record(t1 - t0);
                 pair_lat.record(t0.elapsed());
             }
+            Ok(()) => {}
             Err(e) => errors.invalid(&e),
         }
         match conn.call(Op::SendMessage, replacement.clone()).await {

@@ -44,12 +44,29 @@ impl Job {
             .unwrap_or_default()
     }
 
+    /// MessageDeduplicationId for FIFO queues and topics: event id, target id
+    /// and, for replayed events, the replay name (at most 128 characters).
+    fn dedup_id(&self) -> String {
+        let v = serde_json::from_str::<Value>(&self.event).unwrap_or_default();
+        let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+        let mut d = format!("{id}-{}", self.target.target.id);
+        if let Some(r) = v.get("replay-name").and_then(Value::as_str) {
+            d.push('-');
+            d.push_str(r);
+        }
+        d.chars().take(128).collect()
+    }
+
     fn payload(&self) -> String {
         let t = iso_secs(self.ingest_ms);
         payload(
             &self.target.target,
             &self.event,
-            &Reserved { rule_arn: &self.rule.arn, rule_name: &self.rule.name, ingestion_time: &t },
+            &Reserved {
+                rule_arn: &self.rule.arn,
+                rule_name: &self.rule.name,
+                ingestion_time: &t,
+            },
         )
     }
 }
@@ -64,19 +81,34 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn retryable(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), retryable: true }
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable: true,
+        }
     }
     pub(crate) fn permanent(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), retryable: false }
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+        }
     }
 
     /// Classify an error returned by another service.
     fn from_aws(e: &AwsError) -> Self {
         let code = e.code.as_str();
-        if e.message.contains("is not enabled") || code.contains("NotFound") || code.contains("NonExistent") || code.contains("DoesNotExist") {
+        if e.message.contains("is not enabled")
+            || code.contains("NotFound")
+            || code.contains("NonExistent")
+            || code.contains("DoesNotExist")
+        {
             return Self::permanent("NO_RESOURCE", e.message.clone());
         }
-        if code.contains("Throttl") || code == "RequestThrottled" || code == "TooManyRequestsException" {
+        if code.contains("Throttl")
+            || code == "RequestThrottled"
+            || code == "TooManyRequestsException"
+        {
             return Self::retryable("THROTTLING", e.message.clone());
         }
         if code.contains("AccessDenied") || code.contains("AuthorizationError") {
@@ -125,12 +157,20 @@ impl Delivery {
         let _ = self.retry_tx.send((due_ms, job));
     }
 
-    pub(crate) fn start(&self, rt: &tokio::runtime::Handle, svc: Weak<EventsService>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub(crate) fn start(
+        &self,
+        rt: &tokio::runtime::Handle,
+        svc: Weak<EventsService>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
         let receivers = std::mem::take(&mut *self.receivers.lock());
         for (lane, rx) in receivers.into_iter().enumerate() {
             let w = svc.clone();
-            handles.push(if lane == 0 { rt.spawn(sqs_worker(w, rx)) } else { rt.spawn(call_worker(w, rx)) });
+            handles.push(if lane == 0 {
+                rt.spawn(sqs_worker(w, rx))
+            } else {
+                rt.spawn(call_worker(w, rx))
+            });
         }
         if let Some(rx) = self.retry_rx.lock().take() {
             handles.push(rt.spawn(retry_worker(svc, rx)));
@@ -141,7 +181,9 @@ impl Delivery {
 
 /// Backoff before retry `n` (1-based): 1 s doubling to 3 minutes, ±25 % jitter.
 fn backoff_ms(n: u32) -> i64 {
-    let base = 1000i64.saturating_mul(1i64 << n.saturating_sub(1).min(8)).min(180_000);
+    let base = 1000i64
+        .saturating_mul(1i64 << n.saturating_sub(1).min(8))
+        .min(180_000);
     let jitter = rand::random_range(0.75..1.25);
     (base as f64 * jitter) as i64
 }
@@ -159,25 +201,51 @@ impl EventsService {
             self.delivery.retry_at(due, next);
             return;
         }
-        let exhausted = f.retryable.then(|| if age_ok { "MaximumRetryAttempts" } else { "MaximumEventAgeInSeconds" });
+        let condition = if age_ok {
+            "MaximumRetryAttempts"
+        } else {
+            "MaximumEventAgeInSeconds"
+        };
+        let exhausted = f.retryable.then_some(condition);
         self.dead_letter(&job, &f, exhausted).await;
     }
 
     async fn dead_letter(&self, job: &Job, f: &Failure, exhausted: Option<&str>) {
-        let Some(dlq) = job.target.target.dead_letter_config.as_ref().and_then(|d| d.arn.clone()) else {
+        let Some(dlq) = job
+            .target
+            .target
+            .dead_letter_config
+            .as_ref()
+            .and_then(|d| d.arn.clone())
+        else {
             tracing::warn!(rule = %job.rule.arn, target = %job.target.target.id, code = %f.code, error = %f.message, "events: delivery failed; event dropped (no dead-letter queue)");
             return;
         };
-        let TargetKind::Sqs { account, region, name, .. } = TargetKind::classify(&dlq) else {
+        let TargetKind::Sqs {
+            account,
+            region,
+            name,
+            ..
+        } = TargetKind::classify(&dlq)
+        else {
             return;
         };
-        let Some(reg) = self.registry.get() else { return };
+        let Some(reg) = self.registry.get() else {
+            return;
+        };
         let attr = |v: &str| json!({"DataType": "String", "StringValue": v});
         let mut attrs = serde_json::Map::new();
         attrs.insert("RULE_ARN".into(), attr(&job.rule.arn));
         attrs.insert("TARGET_ARN".into(), attr(&job.target.target.arn));
         attrs.insert("ERROR_CODE".into(), attr(&f.code));
-        attrs.insert("ERROR_MESSAGE".into(), attr(if f.message.is_empty() { "-" } else { &f.message }));
+        attrs.insert(
+            "ERROR_MESSAGE".into(),
+            attr(if f.message.is_empty() {
+                "-"
+            } else {
+                &f.message
+            }),
+        );
         if let Some(c) = exhausted {
             attrs.insert("EXHAUSTED_RETRY_CONDITION".into(), attr(c));
         }
@@ -196,7 +264,10 @@ impl EventsService {
     /// One delivery to a target that is not SQS.
     async fn deliver_one(&self, job: &Job) -> Result<(), Failure> {
         let t = &job.target;
-        let reg = self.registry.get().ok_or_else(|| Failure::retryable("INTERNAL_ERROR", "registry not ready"))?;
+        let reg = self
+            .registry
+            .get()
+            .ok_or_else(|| Failure::retryable("INTERNAL_ERROR", "registry not ready"))?;
         let arn = t.target.arn.as_str();
         let region_account = |arn: &str| -> (String, String) {
             crate::util::parse_arn(arn)
@@ -208,30 +279,62 @@ impl EventsService {
                 let (account, region) = region_account(arn);
                 let mut doc = json!({"TopicArn": arn, "Message": job.payload()});
                 if arn.ends_with(".fifo")
-                    && let Some(g) = t.target.sqs_parameters.as_ref().and_then(|p| p.message_group_id.clone())
+                    && let Some(g) = t
+                        .target
+                        .sqs_parameters
+                        .as_ref()
+                        .and_then(|p| p.message_group_id.clone())
                 {
                     doc["MessageGroupId"] = json!(g);
-                    doc["MessageDeduplicationId"] = json!(job.event_id());
+                    doc["MessageDeduplicationId"] = json!(job.dedup_id());
                 }
-                reg.call("sns", &RequestContext::new(account, region), "Publish", doc).await.map(|_| ()).map_err(|e| Failure::from_aws(&e))
+                reg.call("sns", &RequestContext::new(account, region), "Publish", doc)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Failure::from_aws(&e))
             }
             TargetKind::Lambda => {
                 let (account, region) = region_account(arn);
                 let b64 = base64::engine::general_purpose::STANDARD.encode(job.payload());
                 let doc = json!({"FunctionName": arn, "InvocationType": "Event", "Payload": b64});
-                reg.call("lambda", &RequestContext::new(account, region), "Invoke", doc).await.map(|_| ()).map_err(|e| Failure::from_aws(&e))
+                reg.call(
+                    "lambda",
+                    &RequestContext::new(account, region),
+                    "Invoke",
+                    doc,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| Failure::from_aws(&e))
             }
             TargetKind::States => {
                 let (account, region) = region_account(arn);
                 let doc = json!({"stateMachineArn": arn, "input": job.payload()});
-                reg.call("states", &RequestContext::new(account, region), "StartExecution", doc).await.map(|_| ()).map_err(|e| Failure::from_aws(&e))
+                reg.call(
+                    "states",
+                    &RequestContext::new(account, region),
+                    "StartExecution",
+                    doc,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| Failure::from_aws(&e))
             }
-            TargetKind::Logs { account, region, group } => {
+            TargetKind::Logs {
+                account,
+                region,
+                group,
+            } => {
                 let ctx = RequestContext::new(account.clone(), region.clone());
                 // EventBridge writes each event to a log stream named after the event id.
                 let stream = job.event_id();
                 let created = reg
-                    .call("logs", &ctx, "CreateLogStream", json!({"logGroupName": group, "logStreamName": stream}))
+                    .call(
+                        "logs",
+                        &ctx,
+                        "CreateLogStream",
+                        json!({"logGroupName": group, "logStreamName": stream}),
+                    )
                     .await;
                 if let Err(e) = created
                     && !e.code.contains("AlreadyExists")
@@ -240,40 +343,72 @@ impl EventsService {
                 }
                 let ts = serde_json::from_str::<Value>(&job.event)
                     .ok()
-                    .and_then(|v| v.get("time").and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()))
+                    .and_then(|v| {
+                        v.get("time")
+                            .and_then(Value::as_str)
+                            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    })
                     .map(|d| d.timestamp_millis())
                     .unwrap_or(job.ingest_ms);
                 let doc = json!({"logGroupName": group, "logStreamName": stream, "logEvents": [{"timestamp": ts, "message": job.payload()}]});
-                reg.call("logs", &ctx, "PutLogEvents", doc).await.map(|_| ()).map_err(|e| Failure::from_aws(&e))
+                reg.call("logs", &ctx, "PutLogEvents", doc)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Failure::from_aws(&e))
             }
-            TargetKind::Bus { account, region, name } => {
-                let b = BusRef { account: account.clone(), region: region.clone(), name: name.clone() };
+            TargetKind::Bus {
+                account,
+                region,
+                name,
+            } => {
+                let b = BusRef {
+                    account: account.clone(),
+                    region: region.clone(),
+                    name: name.clone(),
+                };
                 self.forward_to_bus(job, &b).await
             }
-            TargetKind::ApiDestination { account, region, name } => {
+            TargetKind::ApiDestination {
+                account,
+                region,
+                name,
+            } => {
                 let (dest, conn) = {
                     let st = self.state.read();
                     let key = crate::state::key3(account, region, name);
-                    let dest = st
-                        .api_destinations
-                        .get(&key)
-                        .cloned()
-                        .ok_or_else(|| Failure::permanent("NO_RESOURCE", format!("API destination {name} does not exist.")))?;
+                    let dest = st.api_destinations.get(&key).cloned().ok_or_else(|| {
+                        Failure::permanent(
+                            "NO_RESOURCE",
+                            format!("API destination {name} does not exist."),
+                        )
+                    })?;
                     let conn = st
                         .connections
                         .values()
                         .find(|c| crate::ops_conn::connection_arn(c) == dest.connection_arn)
                         .cloned()
-                        .ok_or_else(|| Failure::permanent("NO_RESOURCE", "The connection of the API destination does not exist."))?;
+                        .ok_or_else(|| {
+                            Failure::permanent(
+                                "NO_RESOURCE",
+                                "The connection of the API destination does not exist.",
+                            )
+                        })?;
                     (dest, conn)
                 };
-                self.http.invoke(&dest, &conn, &t.target, job.payload()).await
+                self.http
+                    .invoke(&dest, &conn, &t.target, job.payload())
+                    .await
             }
             TargetKind::Unsupported(arn) => Err(Failure::permanent(
                 "UNSUPPORTED_OPERATION",
-                format!("Stratus cannot deliver to target {arn}: this target type is not supported."),
+                format!(
+                    "Stratus cannot deliver to target {arn}: this target type is not supported."
+                ),
             )),
-            TargetKind::Sqs { .. } => Err(Failure::permanent("INTERNAL_ERROR", "SQS targets are sent in batches")),
+            TargetKind::Sqs { .. } => Err(Failure::permanent(
+                "INTERNAL_ERROR",
+                "SQS targets are sent in batches",
+            )),
         }
     }
 }
@@ -282,7 +417,9 @@ async fn call_worker(svc: Weak<EventsService>, mut rx: mpsc::UnboundedReceiver<J
     let limit = Arc::new(Semaphore::new(256));
     while let Some(job) = rx.recv().await {
         let Some(s) = svc.upgrade() else { return };
-        let Ok(permit) = limit.clone().acquire_owned().await else { return };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
         tokio::spawn(async move {
             let _permit = permit;
             if let Err(f) = s.deliver_one(&job).await {
@@ -308,15 +445,26 @@ async fn sqs_worker(svc: Weak<EventsService>, mut rx: mpsc::UnboundedReceiver<Jo
         let Some(s) = svc.upgrade() else { return };
         let mut groups: HashMap<(String, String, String), Vec<Job>> = HashMap::new();
         for job in buf.drain(..) {
-            if let TargetKind::Sqs { account, region, name, .. } = &job.target.kind {
-                groups.entry((account.clone(), region.clone(), name.clone())).or_default().push(job);
+            if let TargetKind::Sqs {
+                account,
+                region,
+                name,
+                ..
+            } = &job.target.kind
+            {
+                groups
+                    .entry((account.clone(), region.clone(), name.clone()))
+                    .or_default()
+                    .push(job);
             }
         }
         for ((account, region, name), jobs) in groups {
             let mut jobs = jobs.into_iter().peekable();
             while jobs.peek().is_some() {
                 let chunk: Vec<Job> = jobs.by_ref().take(10).collect();
-                let Ok(permit) = limit.clone().acquire_owned().await else { return };
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    return;
+                };
                 let s = s.clone();
                 let (account, region, name) = (account.clone(), region.clone(), name.clone());
                 tokio::spawn(async move {
@@ -331,7 +479,11 @@ async fn sqs_worker(svc: Weak<EventsService>, mut rx: mpsc::UnboundedReceiver<Jo
 async fn send_batch(svc: &EventsService, account: &str, region: &str, name: &str, jobs: Vec<Job>) {
     let Some(reg) = svc.registry.get() else {
         for j in jobs {
-            svc.failed(j, Failure::retryable("INTERNAL_ERROR", "registry not ready")).await;
+            svc.failed(
+                j,
+                Failure::retryable("INTERNAL_ERROR", "registry not ready"),
+            )
+            .await;
         }
         return;
     };
@@ -342,17 +494,25 @@ async fn send_batch(svc: &EventsService, account: &str, region: &str, name: &str
         .map(|(i, j)| {
             let mut e = json!({"Id": i.to_string(), "MessageBody": j.payload()});
             if fifo {
-                if let Some(g) = j.target.target.sqs_parameters.as_ref().and_then(|p| p.message_group_id.clone()) {
+                if let Some(g) = j
+                    .target
+                    .target
+                    .sqs_parameters
+                    .as_ref()
+                    .and_then(|p| p.message_group_id.clone())
+                {
                     e["MessageGroupId"] = json!(g);
                 }
-                // The event id deduplicates retries of the same event.
-                e["MessageDeduplicationId"] = json!(format!("{}-{}", j.event_id(), j.target.target.id));
+                // The event id deduplicates retries of the same event; a replay
+                // delivers the event again under its own name.
+                e["MessageDeduplicationId"] = json!(j.dedup_id());
             }
             e
         })
         .collect();
     let ctx = RequestContext::new(account, region);
-    let doc = json!({"QueueUrl": format!("http://localhost:4566/{account}/{name}"), "Entries": entries});
+    let doc =
+        json!({"QueueUrl": format!("http://localhost:4566/{account}/{name}"), "Entries": entries});
     match reg.call("sqs", &ctx, "SendMessageBatch", doc).await {
         Ok(out) => {
             let failed: Vec<(usize, Failure)> = out
@@ -362,10 +522,20 @@ async fn send_batch(svc: &EventsService, account: &str, region: &str, name: &str
                     a.iter()
                         .filter_map(|f| {
                             let i: usize = f.get("Id")?.as_str()?.parse().ok()?;
-                            let code = f.get("Code").and_then(Value::as_str).unwrap_or("InternalError");
+                            let code = f
+                                .get("Code")
+                                .and_then(Value::as_str)
+                                .unwrap_or("InternalError");
                             let msg = f.get("Message").and_then(Value::as_str).unwrap_or_default();
-                            let sender = f.get("SenderFault").and_then(Value::as_bool).unwrap_or(true);
-                            let err = AwsError::new(code, msg).with_status(if sender { 400 } else { 500 });
+                            let sender = f
+                                .get("SenderFault")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(true);
+                            let err = AwsError::new(code, msg).with_status(if sender {
+                                400
+                            } else {
+                                500
+                            });
                             Some((i, Failure::from_aws(&err)))
                         })
                         .collect()
@@ -440,7 +610,10 @@ mod tests {
     #[test]
     fn error_classes() {
         assert!(!Failure::from_aws(&AwsError::new("QueueDoesNotExist", "x")).retryable);
-        assert_eq!(Failure::from_aws(&AwsError::internal("service sns is not enabled")).code, "NO_RESOURCE");
+        assert_eq!(
+            Failure::from_aws(&AwsError::internal("service sns is not enabled")).code,
+            "NO_RESOURCE"
+        );
         assert!(Failure::from_aws(&AwsError::new("ThrottlingException", "x")).retryable);
         assert!(Failure::from_aws(&AwsError::new("Boom", "x").with_status(503)).retryable);
     }

@@ -118,7 +118,10 @@ impl HttpInvoker {
         body: Option<String>,
     ) -> Result<(u16, String), Failure> {
         if url.starts_with("https://") {
-            return Err(Failure::retryable("CONNECTION_FAILURE", "Stratus cannot open TLS connections; use an http:// endpoint."));
+            return Err(Failure::retryable(
+                "CONNECTION_FAILURE",
+                "Stratus cannot open TLS connections; use an http:// endpoint.",
+            ));
         }
         let mut req = http::Request::builder().method(method).uri(url);
         let mut has_ct = false;
@@ -132,23 +135,39 @@ impl HttpInvoker {
         req = req.header("user-agent", "Amazon/EventBridge/ApiDestinations");
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| Failure::permanent("INVALID_PARAMETER", format!("Invalid request: {e}")))?;
+            .map_err(|e| {
+                Failure::permanent("INVALID_PARAMETER", format!("Invalid request: {e}"))
+            })?;
         let resp = tokio::time::timeout(TIMEOUT, self.client.request(req))
             .await
             .map_err(|_| Failure::retryable("TIMEOUT", "The request to the endpoint timed out."))?
-            .map_err(|e| Failure::retryable("CONNECTION_FAILURE", format!("Connection to the endpoint failed: {e}")))?;
+            .map_err(|e| {
+                Failure::retryable(
+                    "CONNECTION_FAILURE",
+                    format!("Connection to the endpoint failed: {e}"),
+                )
+            })?;
         let status = resp.status().as_u16();
         let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
             .await
-            .map_err(|_| Failure::retryable("TIMEOUT", "The response from the endpoint timed out."))?
+            .map_err(|_| {
+                Failure::retryable("TIMEOUT", "The response from the endpoint timed out.")
+            })?
             .map(|c| String::from_utf8_lossy(&c.to_bytes()).to_string())
             .unwrap_or_default();
         Ok((status, body))
     }
 
     /// Fetch (or reuse) the OAuth token of a connection.
-    pub(crate) async fn oauth_token(&self, conn: &ConnectionRec, force: bool) -> Result<String, Failure> {
-        let key = format!("{}/{}/{}/{}", conn.account, conn.region, conn.name, conn.modified);
+    pub(crate) async fn oauth_token(
+        &self,
+        conn: &ConnectionRec,
+        force: bool,
+    ) -> Result<String, Failure> {
+        let key = format!(
+            "{}/{}/{}/{}",
+            conn.account, conn.region, conn.name, conn.modified
+        );
         if !force
             && let Some((t, exp)) = self.tokens.lock().get(&key).cloned()
             && exp > now_ms()
@@ -156,7 +175,10 @@ impl HttpInvoker {
             return Ok(t);
         }
         let Some(o) = &conn.auth.o_auth_parameters else {
-            return Err(Failure::permanent("INVALID_PARAMETER", "The connection has no OAuth parameters."));
+            return Err(Failure::permanent(
+                "INVALID_PARAMETER",
+                "The connection has no OAuth parameters.",
+            ));
         };
         let mut out = Outgoing::default();
         out.add_params(o.o_auth_http_parameters.as_ref());
@@ -164,14 +186,18 @@ impl HttpInvoker {
             "{}:{}",
             o.client_parameters.client_id, o.client_parameters.client_secret
         ));
-        out.headers.push(("authorization".into(), format!("Basic {creds}")));
+        out.headers
+            .push(("authorization".into(), format!("Basic {creds}")));
         let mut url = o.authorization_endpoint.clone();
         if !out.query.is_empty() {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&encode_query(&out.query));
         }
         let body = (!out.body_params.is_empty()).then(|| {
-            out.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+            out.headers.push((
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
             encode_query(&out.body_params)
         });
         let (status, text) = self.send(&o.http_method, &url, &out.headers, body).await?;
@@ -181,20 +207,38 @@ impl HttpInvoker {
                 format!("The authorization endpoint answered {status}."),
             ));
         }
-        let v: Value = serde_json::from_str(&text).map_err(|_| Failure::permanent("INVALID_JSON", "The authorization endpoint did not answer JSON."))?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| {
+            Failure::permanent(
+                "INVALID_JSON",
+                "The authorization endpoint did not answer JSON.",
+            )
+        })?;
         let token = v
             .get("access_token")
             .and_then(Value::as_str)
-            .ok_or_else(|| Failure::permanent("INVALID_JSON", "The authorization response has no access_token."))?
+            .ok_or_else(|| {
+                Failure::permanent(
+                    "INVALID_JSON",
+                    "The authorization response has no access_token.",
+                )
+            })?
             .to_string();
-        let ttl = v.get("expires_in").and_then(Value::as_i64).unwrap_or(3600).max(1);
-        self.tokens.lock().insert(key, (token.clone(), now_ms() + ttl * 1000));
+        let ttl = v
+            .get("expires_in")
+            .and_then(Value::as_i64)
+            .unwrap_or(3600)
+            .max(1);
+        self.tokens
+            .lock()
+            .insert(key, (token.clone(), now_ms() + ttl * 1000));
         Ok(token)
     }
 
     /// Wait for this destination's next rate-limit slot.
     async fn pace(&self, dest: &ApiDestRec) {
-        let Some(rate) = dest.rate.filter(|r| *r > 0) else { return };
+        let Some(rate) = dest.rate.filter(|r| *r > 0) else {
+            return;
+        };
         let key = format!("{}/{}/{}", dest.account, dest.region, dest.name);
         let wait = {
             let mut slots = self.slots.lock();
@@ -208,9 +252,18 @@ impl HttpInvoker {
         }
     }
 
-    pub(crate) async fn invoke(&self, dest: &ApiDestRec, conn: &ConnectionRec, target: &Target, payload: String) -> Result<(), Failure> {
+    pub(crate) async fn invoke(
+        &self,
+        dest: &ApiDestRec,
+        conn: &ConnectionRec,
+        target: &Target,
+        payload: String,
+    ) -> Result<(), Failure> {
         if conn.state == "DEAUTHORIZED" || conn.state == "DEAUTHORIZING" {
-            return Err(Failure::permanent("NO_PERMISSIONS", format!("Connection {} is not authorized.", conn.name)));
+            return Err(Failure::permanent(
+                "NO_PERMISSIONS",
+                format!("Connection {} is not authorized.", conn.name),
+            ));
         }
         self.pace(dest).await;
         let mut out = Outgoing::default();
@@ -218,18 +271,22 @@ impl HttpInvoker {
         match conn.auth_type.as_str() {
             "API_KEY" => {
                 if let Some(k) = &auth.api_key_auth_parameters {
-                    out.headers.push((k.api_key_name.clone(), k.api_key_value.clone()));
+                    out.headers
+                        .push((k.api_key_name.clone(), k.api_key_value.clone()));
                 }
             }
             "BASIC" => {
                 if let Some(b) = &auth.basic_auth_parameters {
-                    let creds = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.username, b.password));
-                    out.headers.push(("authorization".into(), format!("Basic {creds}")));
+                    let creds = base64::engine::general_purpose::STANDARD
+                        .encode(format!("{}:{}", b.username, b.password));
+                    out.headers
+                        .push(("authorization".into(), format!("Basic {creds}")));
                 }
             }
             "OAUTH_CLIENT_CREDENTIALS" => {
                 let token = self.oauth_token(conn, false).await?;
-                out.headers.push(("authorization".into(), format!("Bearer {token}")));
+                out.headers
+                    .push(("authorization".into(), format!("Bearer {token}")));
             }
             _ => {}
         }
@@ -262,16 +319,21 @@ impl HttpInvoker {
             body = Value::Object(m).to_string();
         }
         let send_body = (!matches!(dest.method.as_str(), "GET" | "HEAD")).then_some(body);
-        let (status, text) = self.send(&dest.method, &url, &out.headers, send_body).await?;
+        let (status, text) = self
+            .send(&dest.method, &url, &out.headers, send_body)
+            .await?;
         if status == 401 && conn.auth_type == "OAUTH_CLIENT_CREDENTIALS" {
             // A rejected token is fetched again on the retry.
-            self.tokens.lock().retain(|k, _| !k.starts_with(&format!("{}/{}/{}/", conn.account, conn.region, conn.name)));
+            self.tokens.lock().retain(|k, _| {
+                !k.starts_with(&format!("{}/{}/{}/", conn.account, conn.region, conn.name))
+            });
         }
         classify_status(status, &text)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -28,7 +28,12 @@ fn event_bus_out(b: &Bus) -> EventBus {
 }
 
 fn tags_vec(tags: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect()
+    tags.iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 impl EventsService {
@@ -66,11 +71,20 @@ impl EventsService {
                 event_source_name: input.event_source_name.clone(),
                 created: now,
                 modified: now,
-                tags: input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
+                tags: input
+                    .tags
+                    .iter()
+                    .flatten()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect(),
             };
             let bus = Bus::new(rec);
             let arn = bus.arn();
-            let w = if self.durable { vec![Self::bus_write(&bus)] } else { Vec::new() };
+            let w = if self.durable {
+                vec![Self::bus_write(&bus)]
+            } else {
+                Vec::new()
+            };
             st.buses.insert(key, bus);
             (arn, w)
         };
@@ -91,7 +105,10 @@ impl EventsService {
     ) -> Result<UpdateEventBusResponse, AwsError> {
         let b = resolve_bus(ctx, input.name.as_deref())?;
         if b.account != ctx.account_id {
-            return Err(AwsError::new("AccessDeniedException", "You can only update event buses of your own account."));
+            return Err(AwsError::new(
+                "AccessDeniedException",
+                "You can only update event buses of your own account.",
+            ));
         }
         let (out, writes) = {
             let mut st = self.state.write();
@@ -117,13 +134,24 @@ impl EventsService {
                 dead_letter_config: bus.rec.dead_letter.clone(),
                 log_config: bus.rec.log_config.clone(),
             };
-            (out, if self.durable { vec![Self::bus_write(bus)] } else { Vec::new() })
+            (
+                out,
+                if self.durable {
+                    vec![Self::bus_write(bus)]
+                } else {
+                    Vec::new()
+                },
+            )
         };
         self.persist(writes).await?;
         Ok(out)
     }
 
-    pub(crate) async fn op_delete_event_bus(&self, ctx: &RequestContext, input: DeleteEventBusRequest) -> Result<(), AwsError> {
+    pub(crate) async fn op_delete_event_bus(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteEventBusRequest,
+    ) -> Result<(), AwsError> {
         if input.name == DEFAULT_BUS {
             return Err(validation("Cannot delete event bus default."));
         }
@@ -135,7 +163,10 @@ impl EventsService {
             };
             let mut w = self.del_write(T_BUSES, &key);
             if self.durable {
-                w.push(stratus_store::Write::DeletePrefix { table: T_RULES, prefix: format!("{key}/").into_bytes() });
+                w.push(stratus_store::Write::DeletePrefix {
+                    table: T_RULES,
+                    prefix: format!("{key}/").into_bytes(),
+                });
             }
             drop(bus);
             w
@@ -153,7 +184,14 @@ impl EventsService {
         let bus = Self::bus_entry(&mut st, &b).ok_or_else(|| bus_not_found(&b.name))?;
         if b.account != ctx.account_id {
             let arn = bus.arn();
-            self.authorize(ctx, &b.account, bus.snap.policy.as_ref(), "events:DescribeEventBus", &arn, HashMap::new())?;
+            self.authorize(
+                ctx,
+                &b.account,
+                bus.snap.policy.as_ref(),
+                "events:DescribeEventBus",
+                &arn,
+                HashMap::new(),
+            )?;
         }
         Ok(DescribeEventBusResponse {
             name: Some(bus.rec.name.clone()),
@@ -176,36 +214,63 @@ impl EventsService {
     ) -> Result<ListEventBusesResponse, AwsError> {
         let items = {
             let mut st = self.state.write();
-            let default = BusRef { account: ctx.account_id.clone(), region: ctx.region.clone(), name: DEFAULT_BUS.into() };
+            let default = BusRef {
+                account: ctx.account_id.clone(),
+                region: ctx.region.clone(),
+                name: DEFAULT_BUS.into(),
+            };
             Self::bus_entry(&mut st, &default);
             let mut items: Vec<(String, EventBus)> = st
                 .buses
                 .values()
                 .filter(|b| b.rec.account == ctx.account_id && b.rec.region == ctx.region)
-                .filter(|b| input.name_prefix.as_deref().is_none_or(|p| b.rec.name.starts_with(p)))
+                .filter(|b| {
+                    input
+                        .name_prefix
+                        .as_deref()
+                        .is_none_or(|p| b.rec.name.starts_with(p))
+                })
                 .map(|b| (b.rec.name.clone(), event_bus_out(b)))
                 .collect();
             items.sort_by(|a, b| a.0.cmp(&b.0));
             items
         };
         let (buses, next_token) = page(items, input.next_token.as_deref(), input.limit, 100)?;
-        Ok(ListEventBusesResponse { event_buses: Some(buses), next_token })
+        Ok(ListEventBusesResponse {
+            event_buses: Some(buses),
+            next_token,
+        })
     }
 
-    pub(crate) async fn op_put_permission(&self, ctx: &RequestContext, input: PutPermissionRequest) -> Result<(), AwsError> {
+    pub(crate) async fn op_put_permission(
+        &self,
+        ctx: &RequestContext,
+        input: PutPermissionRequest,
+    ) -> Result<(), AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         if b.account != ctx.account_id {
-            return Err(AwsError::new("AccessDeniedException", "You can only change the policy of your own event buses."));
+            return Err(AwsError::new(
+                "AccessDeniedException",
+                "You can only change the policy of your own event buses.",
+            ));
         }
         let writes = {
             let mut st = self.state.write();
             let bus = Self::bus_entry(&mut st, &b).ok_or_else(|| bus_not_found(&b.name))?;
             let arn = bus.arn();
             let new_policy = if let Some(p) = &input.policy {
-                let v: Value = serde_json::from_str(p)
-                    .map_err(|_| validation("Parameter Policy is not valid. Reason: The policy is not valid JSON."))?;
-                if !v.get("Statement").is_some_and(|s| s.is_array() || s.is_object()) {
-                    return Err(validation("Parameter Policy is not valid. Reason: The policy must contain a Statement."));
+                let v: Value = serde_json::from_str(p).map_err(|_| {
+                    validation(
+                        "Parameter Policy is not valid. Reason: The policy is not valid JSON.",
+                    )
+                })?;
+                if !v
+                    .get("Statement")
+                    .is_some_and(|s| s.is_array() || s.is_object())
+                {
+                    return Err(validation(
+                        "Parameter Policy is not valid. Reason: The policy must contain a Statement.",
+                    ));
                 }
                 v
             } else {
@@ -219,18 +284,27 @@ impl EventsService {
                     validation("Parameter(s) Action, Principal, StatementId must be specified when Policy is not provided.")
                 })?;
                 if action != "events:PutEvents" {
-                    return Err(validation(format!(
-                        "Provided value in parameter 'action' is not supported. Supported values are: [events:PutEvents]"
-                    )));
+                    return Err(validation(
+                        "Provided value in parameter 'action' is not supported. Supported values are: [events:PutEvents]",
+                    ));
                 }
-                if principal != "*" && !(principal.len() == 12 && principal.bytes().all(|c| c.is_ascii_digit())) {
-                    return Err(validation("Parameter Principal is not valid. Reason: Principal must be a 12-digit account ID or *."));
+                if principal != "*"
+                    && !(principal.len() == 12 && principal.bytes().all(|c| c.is_ascii_digit()))
+                {
+                    return Err(validation(
+                        "Parameter Principal is not valid. Reason: Principal must be a 12-digit account ID or *.",
+                    ));
                 }
                 if principal == "*" && input.condition.is_none() {
                     // AWS lets "*" through only with a condition (an organization).
-                    return Err(validation("Parameter Principal is not valid. Reason: A condition is required when the principal is *."));
+                    return Err(validation(
+                        "Parameter Principal is not valid. Reason: A condition is required when the principal is *.",
+                    ));
                 }
-                let cond = input.condition.as_ref().map(|c| (c.r#type.as_str(), c.key.as_str(), c.value.as_str()));
+                let cond = input
+                    .condition
+                    .as_ref()
+                    .map(|c| (c.r#type.as_str(), c.key.as_str(), c.value.as_str()));
                 let stmt = policy::statement(sid, principal, action, &arn, cond);
                 let mut doc: Value = bus
                     .rec
@@ -246,17 +320,28 @@ impl EventsService {
             };
             let text = new_policy.to_string();
             if text.len() > POLICY_LIMIT {
-                return Err(AwsError::new("PolicyLengthExceededException", "The policy is too long."));
+                return Err(AwsError::new(
+                    "PolicyLengthExceededException",
+                    "The policy is too long.",
+                ));
             }
             bus.rec.policy = Some(text);
             bus.rec.modified = now_ms();
             bus.rebuild();
-            if self.durable { vec![Self::bus_write(bus)] } else { Vec::new() }
+            if self.durable {
+                vec![Self::bus_write(bus)]
+            } else {
+                Vec::new()
+            }
         };
         self.persist(writes).await
     }
 
-    pub(crate) async fn op_remove_permission(&self, ctx: &RequestContext, input: RemovePermissionRequest) -> Result<(), AwsError> {
+    pub(crate) async fn op_remove_permission(
+        &self,
+        ctx: &RequestContext,
+        input: RemovePermissionRequest,
+    ) -> Result<(), AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         let writes = {
             let mut st = self.state.write();
@@ -282,11 +367,19 @@ impl EventsService {
                 if stmts.len() == before {
                     return Err(not_found("Statement with the provided id does not exist."));
                 }
-                bus.rec.policy = if stmts.is_empty() { None } else { Some(doc.to_string()) };
+                bus.rec.policy = if stmts.is_empty() {
+                    None
+                } else {
+                    Some(doc.to_string())
+                };
             }
             bus.rec.modified = now_ms();
             bus.rebuild();
-            if self.durable { vec![Self::bus_write(bus)] } else { Vec::new() }
+            if self.durable {
+                vec![Self::bus_write(bus)]
+            } else {
+                Vec::new()
+            }
         };
         self.persist(writes).await
     }
@@ -295,16 +388,30 @@ impl EventsService {
     fn tag_target(arn: &str) -> Result<(BusRef, Option<String>), AwsError> {
         let a = parse_arn(arn)
             .filter(|a| a.service == "events")
-            .ok_or_else(|| validation(format!("Parameter ResourceARN is not valid. Reason: Provided Arn is not in correct format.")))?;
+            .ok_or_else(|| validation("Parameter ResourceARN is not valid. Reason: Provided Arn is not in correct format."))?;
         if let Some(name) = a.resource.strip_prefix("event-bus/") {
-            return Ok((BusRef { account: a.account.into(), region: a.region.into(), name: name.into() }, None));
+            return Ok((
+                BusRef {
+                    account: a.account.into(),
+                    region: a.region.into(),
+                    name: name.into(),
+                },
+                None,
+            ));
         }
         if let Some(rest) = a.resource.strip_prefix("rule/") {
             let (bus, rule) = match rest.split_once('/') {
                 Some((b, r)) => (b.to_string(), r.to_string()),
                 None => (DEFAULT_BUS.to_string(), rest.to_string()),
             };
-            return Ok((BusRef { account: a.account.into(), region: a.region.into(), name: bus }, Some(rule)));
+            return Ok((
+                BusRef {
+                    account: a.account.into(),
+                    region: a.region.into(),
+                    name: bus,
+                },
+                Some(rule),
+            ));
         }
         Err(not_found(format!("Resource {arn} does not exist.")))
     }
@@ -327,14 +434,25 @@ impl EventsService {
             let bus = Self::bus_entry(&mut st, &b).ok_or_else(|| bus_not_found(&b.name))?;
             match rule {
                 Some(r) => {
-                    let rec = bus.rules.get_mut(&r).ok_or_else(|| rule_not_found(&r, &b.name))?;
+                    let rec = bus
+                        .rules
+                        .get_mut(&r)
+                        .ok_or_else(|| rule_not_found(&r, &b.name))?;
                     let changed = f(&mut rec.tags)?;
-                    let w = if changed && self.durable { vec![Self::rule_write(rec)] } else { Vec::new() };
+                    let w = if changed && self.durable {
+                        vec![Self::rule_write(rec)]
+                    } else {
+                        Vec::new()
+                    };
                     (tags_vec(&rec.tags), w)
                 }
                 None => {
                     let changed = f(&mut bus.rec.tags)?;
-                    let w = if changed && self.durable { vec![Self::bus_write(bus)] } else { Vec::new() };
+                    let w = if changed && self.durable {
+                        vec![Self::bus_write(bus)]
+                    } else {
+                        Vec::new()
+                    };
                     (tags_vec(&bus.rec.tags), w)
                 }
             }
@@ -343,14 +461,21 @@ impl EventsService {
         Ok(tags)
     }
 
-    pub(crate) async fn op_tag_resource(&self, ctx: &RequestContext, input: TagResourceRequest) -> Result<TagResourceResponse, AwsError> {
+    pub(crate) async fn op_tag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: TagResourceRequest,
+    ) -> Result<TagResourceResponse, AwsError> {
         self.with_tags(ctx, &input.resource_arn, |tags| {
             let mut next = tags.clone();
             for t in &input.tags {
                 next.insert(t.key.clone(), t.value.clone());
             }
             if next.len() > 50 {
-                return Err(AwsError::new("LimitExceededException", "The number of tags exceeds the limit of 50."));
+                return Err(AwsError::new(
+                    "LimitExceededException",
+                    "The number of tags exceeds the limit of 50.",
+                ));
             }
             *tags = next;
             Ok(true)
@@ -359,7 +484,11 @@ impl EventsService {
         Ok(TagResourceResponse {})
     }
 
-    pub(crate) async fn op_untag_resource(&self, ctx: &RequestContext, input: UntagResourceRequest) -> Result<UntagResourceResponse, AwsError> {
+    pub(crate) async fn op_untag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: UntagResourceRequest,
+    ) -> Result<UntagResourceResponse, AwsError> {
         self.with_tags(ctx, &input.resource_arn, |tags| {
             for k in &input.tag_keys {
                 tags.remove(k);
@@ -375,7 +504,9 @@ impl EventsService {
         ctx: &RequestContext,
         input: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResponse, AwsError> {
-        let tags = self.with_tags(ctx, &input.resource_arn, |_| Ok(false)).await?;
+        let tags = self
+            .with_tags(ctx, &input.resource_arn, |_| Ok(false))
+            .await?;
         Ok(ListTagsForResourceResponse { tags: Some(tags) })
     }
 }

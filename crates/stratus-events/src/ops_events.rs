@@ -57,21 +57,34 @@ fn entry_size(e: &PutEventsRequestEntry) -> usize {
 }
 
 fn entry_error(code: &str, msg: impl Into<String>) -> PutEventsResultEntry {
-    PutEventsResultEntry { event_id: None, error_code: Some(code.into()), error_message: Some(msg.into()) }
+    PutEventsResultEntry {
+        event_id: None,
+        error_code: Some(code.into()),
+        error_message: Some(msg.into()),
+    }
 }
 
 fn missing(field: &str) -> PutEventsResultEntry {
-    entry_error("InvalidArgument", format!("Parameter {field} is not valid. Reason: {field} is a required argument."))
+    entry_error(
+        "InvalidArgument",
+        format!("Parameter {field} is not valid. Reason: {field} is a required argument."),
+    )
 }
 
 /// Archive appends an ingestion produced: `(archive key, ingestion ms, event)`.
 pub(crate) type ArchiveAppends = Vec<(String, i64, Arc<str>)>;
 
 impl EventsService {
-    pub(crate) async fn op_put_events(&self, ctx: &RequestContext, input: PutEventsRequest) -> Result<PutEventsResponse, AwsError> {
+    pub(crate) async fn op_put_events(
+        &self,
+        ctx: &RequestContext,
+        input: PutEventsRequest,
+    ) -> Result<PutEventsResponse, AwsError> {
         let total: usize = input.entries.iter().map(entry_size).sum();
         if total > MAX_REQUEST_BYTES {
-            return Err(validation("Total size of the entries in the request is over the limit."));
+            return Err(validation(
+                "Total size of the entries in the request is over the limit.",
+            ));
         }
         let endpoint_buses = match input.endpoint_id.as_deref() {
             Some(id) => Some(self.endpoint_buses(ctx, id)?),
@@ -84,8 +97,19 @@ impl EventsService {
         // Snapshots are looked up once per distinct bus of the request.
         let mut snaps: HashMap<String, Option<Arc<Snapshot>>> = HashMap::new();
         for e in &input.entries {
-            match self.put_one(ctx, e, now, endpoint_buses.as_deref(), &mut snaps, &mut appends) {
-                Ok(id) => results.push(PutEventsResultEntry { event_id: Some(id), error_code: None, error_message: None }),
+            match self.put_one(
+                ctx,
+                e,
+                now,
+                endpoint_buses.as_deref(),
+                &mut snaps,
+                &mut appends,
+            ) {
+                Ok(id) => results.push(PutEventsResultEntry {
+                    event_id: Some(id),
+                    error_code: None,
+                    error_message: None,
+                }),
                 Err(r) => {
                     failed += 1;
                     results.push(r);
@@ -93,10 +117,17 @@ impl EventsService {
             }
         }
         self.append_archives(appends).await?;
-        Ok(PutEventsResponse { failed_entry_count: Some(failed), entries: Some(results) })
+        Ok(PutEventsResponse {
+            failed_entry_count: Some(failed),
+            entries: Some(results),
+        })
     }
 
-    fn snapshot_of(&self, b: &BusRef, cache: &mut HashMap<String, Option<Arc<Snapshot>>>) -> Option<Arc<Snapshot>> {
+    fn snapshot_of(
+        &self,
+        b: &BusRef,
+        cache: &mut HashMap<String, Option<Arc<Snapshot>>>,
+    ) -> Option<Arc<Snapshot>> {
         let key = b.key();
         if let Some(s) = cache.get(&key) {
             return s.clone();
@@ -120,19 +151,38 @@ impl EventsService {
         snaps: &mut HashMap<String, Option<Arc<Snapshot>>>,
         appends: &mut ArchiveAppends,
     ) -> Result<String, PutEventsResultEntry> {
-        let source = e.source.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| missing("Source"))?;
-        let detail_type = e.detail_type.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| missing("DetailType"))?;
-        let detail_text = e.detail.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| missing("Detail"))?;
-        let detail: Value = serde_json::from_str(detail_text).map_err(|_| entry_error("MalformedDetail", "Detail is malformed."))?;
+        let source = e
+            .source
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("Source"))?;
+        let detail_type = e
+            .detail_type
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("DetailType"))?;
+        let detail_text = e
+            .detail
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("Detail"))?;
+        let detail: Value = serde_json::from_str(detail_text)
+            .map_err(|_| entry_error("MalformedDetail", "Detail is malformed."))?;
         if !detail.is_object() {
             return Err(entry_error("MalformedDetail", "Detail is malformed."));
         }
         if source.starts_with("aws.") {
-            return Err(entry_error("NotAuthorizedForSourceException", "Not authorized for the source."));
+            return Err(entry_error(
+                "NotAuthorizedForSourceException",
+                "Not authorized for the source.",
+            ));
         }
         let targets: Vec<BusRef> = match endpoint_buses {
             Some(b) => b.to_vec(),
-            None => vec![resolve_bus(ctx, e.event_bus_name.as_deref()).map_err(|err| entry_error("InvalidArgument", err.message))?],
+            None => vec![
+                resolve_bus(ctx, e.event_bus_name.as_deref())
+                    .map_err(|err| entry_error("InvalidArgument", err.message))?,
+            ],
         };
         let id = uuid::Uuid::new_v4().to_string();
         let time_ms = e.time.map(|t| (t * 1000.0) as i64).unwrap_or(now);
@@ -154,17 +204,30 @@ impl EventsService {
             .to_json(),
         );
         for b in &targets {
-            let snap = self.snapshot_of(b, snaps).ok_or_else(|| entry_error("ResourceNotFoundException", format!("Event bus {} does not exist.", b.name)))?;
+            let snap = self.snapshot_of(b, snaps).ok_or_else(|| {
+                entry_error(
+                    "ResourceNotFoundException",
+                    format!("Event bus {} does not exist.", b.name),
+                )
+            })?;
             if b.account != ctx.account_id {
                 let mut context: HashMap<&'static str, Vec<String>> = HashMap::new();
                 context.insert("events:source", vec![source.to_string()]);
                 context.insert("events:detail-type", vec![detail_type.to_string()]);
                 context.insert("events:eventbusinvocation", vec!["false".to_string()]);
                 let arn = b.arn();
-                let req = Request { principal_account: &ctx.account_id, action: "events:PutEvents", resource: &arn, context };
+                let req = Request {
+                    principal_account: &ctx.account_id,
+                    action: "events:PutEvents",
+                    resource: &arn,
+                    context,
+                };
                 let d = policy::evaluate(snap.policy.as_ref(), &req);
                 if d != Decision::Allow {
-                    return Err(entry_error("AccessDeniedException", policy::denied_message(&req, &d)));
+                    return Err(entry_error(
+                        "AccessDeniedException",
+                        policy::denied_message(&req, &d),
+                    ));
                 }
             }
             self.route(&snap, &event, now, 0, None, appends);
@@ -193,7 +256,9 @@ impl EventsService {
             return;
         }
         for name in names {
-            let Some(rule) = snap.rules.get(name) else { continue };
+            let Some(rule) = snap.rules.get(name) else {
+                continue;
+            };
             if let Some(a) = &rule.archive {
                 appends.push((a.clone(), ingest_ms, event.clone()));
                 continue;
@@ -223,8 +288,12 @@ impl EventsService {
         {
             let mut st = self.state.write();
             for (key, ms, ev) in appends {
-                let Some(a) = st.archives.get_mut(&key) else { continue };
-                let seq = self.archive_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(a) = st.archives.get_mut(&key) else {
+                    continue;
+                };
+                let seq = self
+                    .archive_seq
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 a.size += ev.len() as i64;
                 if self.durable {
                     let prefix = format!("{key}/");
@@ -241,10 +310,17 @@ impl EventsService {
     }
 
     /// Deliver an event one bus forwarded to another (a bus target).
-    pub(crate) async fn forward_to_bus(&self, job: &Job, b: &BusRef) -> Result<(), crate::delivery::Failure> {
+    pub(crate) async fn forward_to_bus(
+        &self,
+        job: &Job,
+        b: &BusRef,
+    ) -> Result<(), crate::delivery::Failure> {
         use crate::delivery::Failure;
         if job.hops >= MAX_HOPS {
-            return Err(Failure::permanent("THIRD_ACCOUNT_HOP_DETECTED", "The event went through too many event buses."));
+            return Err(Failure::permanent(
+                "THIRD_ACCOUNT_HOP_DETECTED",
+                "The event went through too many event buses.",
+            ));
         }
         let snap = {
             let st = self.state.read();
@@ -253,26 +329,52 @@ impl EventsService {
         let snap = match snap {
             Some(s) => s,
             None if b.name == DEFAULT_BUS => Arc::new(Snapshot::default()),
-            None => return Err(Failure::permanent("NO_RESOURCE", format!("Event bus {} does not exist.", b.name))),
+            None => {
+                return Err(Failure::permanent(
+                    "NO_RESOURCE",
+                    format!("Event bus {} does not exist.", b.name),
+                ));
+            }
         };
-        if b.account != job.rule.account && job.rule.role_arn.is_none() && job.target.target.role_arn.is_none() {
+        if b.account != job.rule.account
+            && job.rule.role_arn.is_none()
+            && job.target.target.role_arn.is_none()
+        {
             let ev: Value = serde_json::from_str(&job.event).unwrap_or_default();
             let mut context: HashMap<&'static str, Vec<String>> = HashMap::new();
-            for (k, f) in [("events:source", "source"), ("events:detail-type", "detail-type")] {
+            for (k, f) in [
+                ("events:source", "source"),
+                ("events:detail-type", "detail-type"),
+            ] {
                 if let Some(s) = ev.get(f).and_then(Value::as_str) {
                     context.insert(k, vec![s.to_string()]);
                 }
             }
             context.insert("events:eventbusinvocation", vec!["true".into()]);
             let arn = b.arn();
-            let req = Request { principal_account: &job.rule.account, action: "events:PutEvents", resource: &arn, context };
+            let req = Request {
+                principal_account: &job.rule.account,
+                action: "events:PutEvents",
+                resource: &arn,
+                context,
+            };
             let d = policy::evaluate(snap.policy.as_ref(), &req);
             if d != Decision::Allow {
-                return Err(Failure::permanent("NO_PERMISSIONS", policy::denied_message(&req, &d)));
+                return Err(Failure::permanent(
+                    "NO_PERMISSIONS",
+                    policy::denied_message(&req, &d),
+                ));
             }
         }
         let mut appends = Vec::new();
-        self.route(&snap, &job.event, now_ms(), job.hops + 1, None, &mut appends);
+        self.route(
+            &snap,
+            &job.event,
+            now_ms(),
+            job.hops + 1,
+            None,
+            &mut appends,
+        );
         self.append_archives(appends)
             .await
             .map_err(|e| Failure::retryable("INTERNAL_ERROR", e.message))
@@ -283,13 +385,19 @@ impl EventsService {
         _ctx: &RequestContext,
         input: TestEventPatternRequest,
     ) -> Result<TestEventPatternResponse, AwsError> {
-        let pattern = Pattern::parse(&input.event_pattern).map_err(|e| AwsError::new("InvalidEventPatternException", e.message()))?;
-        let event: Value = serde_json::from_str(&input.event).map_err(|_| validation("Parameter Event is not valid."))?;
+        let pattern = Pattern::parse(&input.event_pattern)
+            .map_err(|e| AwsError::new("InvalidEventPatternException", e.message()))?;
+        let event: Value = serde_json::from_str(&input.event)
+            .map_err(|_| validation("Parameter Event is not valid."))?;
         for field in ["id", "account", "source", "time", "region", "detail-type"] {
             if event.get(field).is_none() {
-                return Err(validation(format!("Parameter Event is not valid. Reason: Field {field} is required.")));
+                return Err(validation(format!(
+                    "Parameter Event is not valid. Reason: Field {field} is required."
+                )));
             }
         }
-        Ok(TestEventPatternResponse { result: Some(pattern.matches(&event)) })
+        Ok(TestEventPatternResponse {
+            result: Some(pattern.matches(&event)),
+        })
     }
 }

@@ -18,7 +18,10 @@ pub(crate) const MAX_TARGETS_PER_RULE: usize = 5;
 const MAX_RULES_PER_BUS: usize = 300;
 
 fn limit_exceeded() -> AwsError {
-    AwsError::new("LimitExceededException", "The requested resource exceeds the maximum number allowed.")
+    AwsError::new(
+        "LimitExceededException",
+        "The requested resource exceeds the maximum number allowed.",
+    )
 }
 
 fn managed(rule: &RuleRec) -> AwsError {
@@ -39,7 +42,10 @@ fn pattern_values(pattern: Option<&str>, field: &str) -> Vec<String> {
         return Vec::new();
     };
     match v.get(field) {
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -94,23 +100,40 @@ impl EventsService {
                 },
             };
             let context = rule_context(creator, pattern);
-            self.authorize(ctx, &b.account, bus.snap.policy.as_ref(), action, &arn, context)?;
+            self.authorize(
+                ctx,
+                &b.account,
+                bus.snap.policy.as_ref(),
+                action,
+                &arn,
+                context,
+            )?;
         }
         Ok(bus)
     }
 
-    pub(crate) async fn op_put_rule(&self, ctx: &RequestContext, input: PutRuleRequest) -> Result<PutRuleResponse, AwsError> {
+    pub(crate) async fn op_put_rule(
+        &self,
+        ctx: &RequestContext,
+        input: PutRuleRequest,
+    ) -> Result<PutRuleResponse, AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         if input.event_pattern.is_none() && input.schedule_expression.is_none() {
-            return Err(validation("Parameter(s) EventPattern or ScheduleExpression must be specified."));
+            return Err(validation(
+                "Parameter(s) EventPattern or ScheduleExpression must be specified.",
+            ));
         }
         if let Some(p) = &input.event_pattern {
-            Pattern::parse(p).map_err(|e| AwsError::new("InvalidEventPatternException", e.message()))?;
+            Pattern::parse(p)
+                .map_err(|e| AwsError::new("InvalidEventPatternException", e.message()))?;
         }
         if let Some(s) = &input.schedule_expression {
-            Schedule::parse(s).map_err(|_| validation("Parameter ScheduleExpression is not valid."))?;
+            Schedule::parse(s)
+                .map_err(|_| validation("Parameter ScheduleExpression is not valid."))?;
             if b.name != DEFAULT_BUS {
-                return Err(validation("ScheduleExpression is supported only on the default event bus."));
+                return Err(validation(
+                    "ScheduleExpression is supported only on the default event bus.",
+                ));
             }
         }
         let (arn, writes) = {
@@ -157,7 +180,12 @@ impl EventsService {
                         role_arn: input.role_arn.clone(),
                         managed_by: None,
                         created_by: ctx.account_id.clone(),
-                        tags: input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
+                        tags: input
+                            .tags
+                            .iter()
+                            .flatten()
+                            .map(|t| (t.key.clone(), t.value.clone()))
+                            .collect(),
                         targets: Vec::new(),
                         created: now,
                     };
@@ -174,14 +202,23 @@ impl EventsService {
             (rule_arn(&rec.region, &rec.account, &rec.bus, &rec.name), w)
         };
         self.persist(writes).await?;
-        Ok(PutRuleResponse { rule_arn: Some(arn) })
+        Ok(PutRuleResponse {
+            rule_arn: Some(arn),
+        })
     }
 
-    pub(crate) async fn op_describe_rule(&self, ctx: &RequestContext, input: DescribeRuleRequest) -> Result<DescribeRuleResponse, AwsError> {
+    pub(crate) async fn op_describe_rule(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeRuleRequest,
+    ) -> Result<DescribeRuleResponse, AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         let mut st = self.state.write();
         let bus = self.rule_bus(ctx, &mut st, &b, &input.name, "events:DescribeRule", None)?;
-        let r = bus.rules.get(&input.name).ok_or_else(|| rule_not_found(&input.name, &b.name))?;
+        let r = bus
+            .rules
+            .get(&input.name)
+            .ok_or_else(|| rule_not_found(&input.name, &b.name))?;
         Ok(DescribeRuleResponse {
             name: Some(r.name.clone()),
             arn: Some(rule_arn(&r.region, &r.account, &r.bus, &r.name)),
@@ -196,32 +233,72 @@ impl EventsService {
         })
     }
 
-    async fn set_rule_state(&self, ctx: &RequestContext, name: &str, bus_name: Option<&str>, state: &str, action: &str) -> Result<(), AwsError> {
+    async fn set_rule_state(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        bus_name: Option<&str>,
+        state: &str,
+        action: &str,
+    ) -> Result<(), AwsError> {
         let b = resolve_bus(ctx, bus_name)?;
         let writes = {
             let mut st = self.state.write();
             let bus = self.rule_bus(ctx, &mut st, &b, name, action, None)?;
-            let r = bus.rules.get_mut(name).ok_or_else(|| rule_not_found(name, &b.name))?;
+            let r = bus
+                .rules
+                .get_mut(name)
+                .ok_or_else(|| rule_not_found(name, &b.name))?;
             if r.managed_by.is_some() {
                 return Err(managed(r));
             }
             r.state = state.to_string();
-            let w = if self.durable { vec![Self::rule_write(r)] } else { Vec::new() };
+            let w = if self.durable {
+                vec![Self::rule_write(r)]
+            } else {
+                Vec::new()
+            };
             bus.rebuild();
             w
         };
         self.persist(writes).await
     }
 
-    pub(crate) async fn op_enable_rule(&self, ctx: &RequestContext, input: EnableRuleRequest) -> Result<(), AwsError> {
-        self.set_rule_state(ctx, &input.name, input.event_bus_name.as_deref(), "ENABLED", "events:EnableRule").await
+    pub(crate) async fn op_enable_rule(
+        &self,
+        ctx: &RequestContext,
+        input: EnableRuleRequest,
+    ) -> Result<(), AwsError> {
+        self.set_rule_state(
+            ctx,
+            &input.name,
+            input.event_bus_name.as_deref(),
+            "ENABLED",
+            "events:EnableRule",
+        )
+        .await
     }
 
-    pub(crate) async fn op_disable_rule(&self, ctx: &RequestContext, input: DisableRuleRequest) -> Result<(), AwsError> {
-        self.set_rule_state(ctx, &input.name, input.event_bus_name.as_deref(), "DISABLED", "events:DisableRule").await
+    pub(crate) async fn op_disable_rule(
+        &self,
+        ctx: &RequestContext,
+        input: DisableRuleRequest,
+    ) -> Result<(), AwsError> {
+        self.set_rule_state(
+            ctx,
+            &input.name,
+            input.event_bus_name.as_deref(),
+            "DISABLED",
+            "events:DisableRule",
+        )
+        .await
     }
 
-    pub(crate) async fn op_delete_rule(&self, ctx: &RequestContext, input: DeleteRuleRequest) -> Result<(), AwsError> {
+    pub(crate) async fn op_delete_rule(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteRuleRequest,
+    ) -> Result<(), AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         let writes = {
             let mut st = self.state.write();
@@ -236,7 +313,11 @@ impl EventsService {
             if !r.targets.is_empty() {
                 return Err(validation("Rule can't be deleted since it has targets."));
             }
-            let w = if self.durable { vec![Self::rule_delete(r)] } else { Vec::new() };
+            let w = if self.durable {
+                vec![Self::rule_delete(r)]
+            } else {
+                Vec::new()
+            };
             bus.rules.remove(&input.name);
             bus.rebuild();
             w
@@ -244,35 +325,69 @@ impl EventsService {
         self.persist(writes).await
     }
 
-    pub(crate) async fn op_list_rules(&self, ctx: &RequestContext, input: ListRulesRequest) -> Result<ListRulesResponse, AwsError> {
+    pub(crate) async fn op_list_rules(
+        &self,
+        ctx: &RequestContext,
+        input: ListRulesRequest,
+    ) -> Result<ListRulesResponse, AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         let items = {
             let mut st = self.state.write();
             let bus = Self::bus_entry(&mut st, &b).ok_or_else(|| bus_not_found(&b.name))?;
             if b.account != ctx.account_id {
                 let arn = bus.arn();
-                self.authorize(ctx, &b.account, bus.snap.policy.as_ref(), "events:ListRules", &arn, HashMap::new())?;
+                self.authorize(
+                    ctx,
+                    &b.account,
+                    bus.snap.policy.as_ref(),
+                    "events:ListRules",
+                    &arn,
+                    HashMap::new(),
+                )?;
             }
             bus.rules
                 .values()
-                .filter(|r| input.name_prefix.as_deref().is_none_or(|p| r.name.starts_with(p)))
+                .filter(|r| {
+                    input
+                        .name_prefix
+                        .as_deref()
+                        .is_none_or(|p| r.name.starts_with(p))
+                })
                 .map(|r| (r.name.clone(), rule_out(r)))
                 .collect::<Vec<_>>()
         };
         let (rules, next_token) = page(items, input.next_token.as_deref(), input.limit, 100)?;
-        Ok(ListRulesResponse { rules: Some(rules), next_token })
+        Ok(ListRulesResponse {
+            rules: Some(rules),
+            next_token,
+        })
     }
 
-    pub(crate) async fn op_put_targets(&self, ctx: &RequestContext, input: PutTargetsRequest) -> Result<PutTargetsResponse, AwsError> {
+    pub(crate) async fn op_put_targets(
+        &self,
+        ctx: &RequestContext,
+        input: PutTargetsRequest,
+    ) -> Result<PutTargetsResponse, AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         for t in &input.targets {
             validate_target_input(t).map_err(validation)?;
             match TargetKind::classify(&t.arn) {
-                TargetKind::Sqs { fifo: true, .. } if t.sqs_parameters.as_ref().and_then(|p| p.message_group_id.as_ref()).is_none() => {
-                    return Err(validation(format!("Parameter(s) SqsParameters must be specified for target: {}.", t.id)));
+                TargetKind::Sqs { fifo: true, .. }
+                    if t.sqs_parameters
+                        .as_ref()
+                        .and_then(|p| p.message_group_id.as_ref())
+                        .is_none() =>
+                {
+                    return Err(validation(format!(
+                        "Parameter(s) SqsParameters must be specified for target: {}.",
+                        t.id
+                    )));
                 }
                 TargetKind::Unsupported(_) if parse_arn(&t.arn).is_none() => {
-                    return Err(validation(format!("Parameter {} is not valid. Reason: Provided Arn is not in correct format.", t.arn)));
+                    return Err(validation(format!(
+                        "Parameter {} is not valid. Reason: Provided Arn is not in correct format.",
+                        t.arn
+                    )));
                 }
                 _ => {}
             }
@@ -291,13 +406,19 @@ impl EventsService {
         let mut seen = std::collections::HashSet::new();
         for t in &input.targets {
             if !seen.insert(t.id.as_str()) {
-                return Err(validation(format!("The target id {} is specified more than once.", t.id)));
+                return Err(validation(format!(
+                    "The target id {} is specified more than once.",
+                    t.id
+                )));
             }
         }
         let writes = {
             let mut st = self.state.write();
             let bus = self.rule_bus(ctx, &mut st, &b, &input.rule, "events:PutTargets", None)?;
-            let r = bus.rules.get_mut(&input.rule).ok_or_else(|| rule_not_found(&input.rule, &b.name))?;
+            let r = bus
+                .rules
+                .get_mut(&input.rule)
+                .ok_or_else(|| rule_not_found(&input.rule, &b.name))?;
             if r.managed_by.is_some() {
                 return Err(managed(r));
             }
@@ -312,30 +433,51 @@ impl EventsService {
                 return Err(limit_exceeded());
             }
             r.targets = targets;
-            let w = if self.durable { vec![Self::rule_write(r)] } else { Vec::new() };
+            let w = if self.durable {
+                vec![Self::rule_write(r)]
+            } else {
+                Vec::new()
+            };
             bus.rebuild();
             w
         };
         self.persist(writes).await?;
-        Ok(PutTargetsResponse { failed_entry_count: Some(0), failed_entries: Some(Vec::new()) })
+        Ok(PutTargetsResponse {
+            failed_entry_count: Some(0),
+            failed_entries: Some(Vec::new()),
+        })
     }
 
-    pub(crate) async fn op_remove_targets(&self, ctx: &RequestContext, input: RemoveTargetsRequest) -> Result<RemoveTargetsResponse, AwsError> {
+    pub(crate) async fn op_remove_targets(
+        &self,
+        ctx: &RequestContext,
+        input: RemoveTargetsRequest,
+    ) -> Result<RemoveTargetsResponse, AwsError> {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         let writes = {
             let mut st = self.state.write();
             let bus = self.rule_bus(ctx, &mut st, &b, &input.rule, "events:RemoveTargets", None)?;
-            let r = bus.rules.get_mut(&input.rule).ok_or_else(|| rule_not_found(&input.rule, &b.name))?;
+            let r = bus
+                .rules
+                .get_mut(&input.rule)
+                .ok_or_else(|| rule_not_found(&input.rule, &b.name))?;
             if r.managed_by.is_some() && input.force != Some(true) {
                 return Err(managed(r));
             }
             r.targets.retain(|t| !input.ids.contains(&t.id));
-            let w = if self.durable { vec![Self::rule_write(r)] } else { Vec::new() };
+            let w = if self.durable {
+                vec![Self::rule_write(r)]
+            } else {
+                Vec::new()
+            };
             bus.rebuild();
             w
         };
         self.persist(writes).await?;
-        Ok(RemoveTargetsResponse { failed_entry_count: Some(0), failed_entries: Some(Vec::new()) })
+        Ok(RemoveTargetsResponse {
+            failed_entry_count: Some(0),
+            failed_entries: Some(Vec::new()),
+        })
     }
 
     pub(crate) async fn op_list_targets_by_rule(
@@ -346,13 +488,29 @@ impl EventsService {
         let b = resolve_bus(ctx, input.event_bus_name.as_deref())?;
         let mut items = {
             let mut st = self.state.write();
-            let bus = self.rule_bus(ctx, &mut st, &b, &input.rule, "events:ListTargetsByRule", None)?;
-            let r = bus.rules.get(&input.rule).ok_or_else(|| rule_not_found(&input.rule, &b.name))?;
-            r.targets.iter().map(|t| (t.id.clone(), t.clone())).collect::<Vec<_>>()
+            let bus = self.rule_bus(
+                ctx,
+                &mut st,
+                &b,
+                &input.rule,
+                "events:ListTargetsByRule",
+                None,
+            )?;
+            let r = bus
+                .rules
+                .get(&input.rule)
+                .ok_or_else(|| rule_not_found(&input.rule, &b.name))?;
+            r.targets
+                .iter()
+                .map(|t| (t.id.clone(), t.clone()))
+                .collect::<Vec<_>>()
         };
         items.sort_by(|a, b| a.0.cmp(&b.0));
         let (targets, next_token) = page(items, input.next_token.as_deref(), input.limit, 100)?;
-        Ok(ListTargetsByRuleResponse { targets: Some(targets), next_token })
+        Ok(ListTargetsByRuleResponse {
+            targets: Some(targets),
+            next_token,
+        })
     }
 
     pub(crate) async fn op_list_rule_names_by_target(
@@ -371,11 +529,20 @@ impl EventsService {
                 .collect::<Vec<_>>()
         };
         let (names, next_token) = page(items, input.next_token.as_deref(), input.limit, 100)?;
-        Ok(ListRuleNamesByTargetResponse { rule_names: Some(names), next_token })
+        Ok(ListRuleNamesByTargetResponse {
+            rule_names: Some(names),
+            next_token,
+        })
     }
 
     /// Create or replace the managed rule that feeds an archive.
-    pub(crate) fn archive_rule(account: &str, region: &str, bus: &str, archive: &str, pattern: Option<&str>) -> RuleRec {
+    pub(crate) fn archive_rule(
+        account: &str,
+        region: &str,
+        bus: &str,
+        archive: &str,
+        pattern: Option<&str>,
+    ) -> RuleRec {
         // The archive rule never matches replayed events.
         let mut p: Value = pattern
             .and_then(|p| serde_json::from_str(p).ok())

@@ -75,18 +75,26 @@ fn principal_matches(stmt: &Map<String, Value>, account: &str) -> bool {
     };
     let one = |v: &Value| -> bool {
         let Some(s) = v.as_str() else { return false };
-        s == "*" || s == account || s == format!("arn:aws:iam::{account}:root") || s.starts_with(&format!("arn:aws:iam::{account}:"))
+        s == "*"
+            || s == account
+            || s == format!("arn:aws:iam::{account}:root")
+            || s.starts_with(&format!("arn:aws:iam::{account}:"))
     };
     match p {
         Value::String(s) => s == "*",
-        Value::Object(m) => m.get("AWS").is_some_and(|v| as_list(v).into_iter().any(one)),
+        Value::Object(m) => m
+            .get("AWS")
+            .is_some_and(|v| as_list(v).into_iter().any(one)),
         _ => false,
     }
 }
 
 fn action_matches(stmt: &Map<String, Value>, action: &str) -> bool {
     let lower = action.to_ascii_lowercase();
-    let hit = |v: &Value| v.as_str().is_some_and(|a| glob(&a.to_ascii_lowercase(), &lower));
+    let hit = |v: &Value| {
+        v.as_str()
+            .is_some_and(|a| glob(&a.to_ascii_lowercase(), &lower))
+    };
     match (stmt.get("Action"), stmt.get("NotAction")) {
         (Some(a), _) => as_list(a).into_iter().any(hit),
         (None, Some(na)) => !as_list(na).into_iter().any(hit),
@@ -108,7 +116,7 @@ fn substitute(s: &str, req: &Request<'_>) -> String {
         .replace("${aws:SourceAccount}", req.principal_account)
 }
 
-fn context_value<'r>(req: &'r Request<'_>, key: &str) -> Option<Vec<String>> {
+fn context_value(req: &Request<'_>, key: &str) -> Option<Vec<String>> {
     let k = key.to_ascii_lowercase();
     match k.as_str() {
         "aws:principalaccount" => Some(vec![req.principal_account.to_string()]),
@@ -116,7 +124,7 @@ fn context_value<'r>(req: &'r Request<'_>, key: &str) -> Option<Vec<String>> {
         _ => req
             .context
             .iter()
-            .find(|(ck, _)| **ck == k)
+            .find(|(ck, _)| ck.eq_ignore_ascii_case(&k))
             .map(|(_, v)| v.clone()),
     }
 }
@@ -239,14 +247,21 @@ pub(crate) fn evaluate(policy: Option<&Value>, req: &Request<'_>) -> Decision {
             _ => {}
         }
     }
-    if allowed { Decision::Allow } else { Decision::ImplicitDeny }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    }
 }
 
 /// AWS's wording for a refused cross-account call.
 pub(crate) fn denied_message(req: &Request<'_>, d: &Decision) -> String {
     let why = match d {
         Decision::ExplicitDeny => "with an explicit deny in a resource-based policy".to_string(),
-        _ => format!("because no resource-based policy allows the {} action", req.action),
+        _ => format!(
+            "because no resource-based policy allows the {} action",
+            req.action
+        ),
     };
     format!(
         "User: arn:aws:iam::{}:root is not authorized to perform: {} on resource: {} {why}",
@@ -287,12 +302,22 @@ pub(crate) fn statement(
 mod tests {
     use super::*;
 
-    fn req<'a>(acct: &'a str, action: &'a str, resource: &'a str, ctx: &[(&'static str, &str)]) -> Request<'a> {
+    fn req<'a>(
+        acct: &'a str,
+        action: &'a str,
+        resource: &'a str,
+        ctx: &[(&'static str, &str)],
+    ) -> Request<'a> {
         let mut context: HashMap<&'static str, Vec<String>> = HashMap::new();
         for (k, v) in ctx {
             context.entry(k).or_default().push(v.to_string());
         }
-        Request { principal_account: acct, action, resource, context }
+        Request {
+            principal_account: acct,
+            action,
+            resource,
+            context,
+        }
     }
 
     fn central() -> Value {
@@ -311,24 +336,82 @@ mod tests {
     fn blog_policy() {
         let p = central();
         let bus = "arn:aws:events:us-east-1:222222222222:event-bus/central-event-bus";
-        let ok = req("111111111111", "events:PutEvents", bus, &[("events:source", "com.exampleCorp.webStore"), ("events:detail-type", "newOrderCreated")]);
+        let ok = req(
+            "111111111111",
+            "events:PutEvents",
+            bus,
+            &[
+                ("events:source", "com.exampleCorp.webStore"),
+                ("events:detail-type", "newOrderCreated"),
+            ],
+        );
         assert_eq!(evaluate(Some(&p), &ok), Decision::Allow);
-        let wrong_type = req("111111111111", "events:PutEvents", bus, &[("events:source", "com.exampleCorp.webStore"), ("events:detail-type", "other")]);
+        let wrong_type = req(
+            "111111111111",
+            "events:PutEvents",
+            bus,
+            &[
+                ("events:source", "com.exampleCorp.webStore"),
+                ("events:detail-type", "other"),
+            ],
+        );
         assert_eq!(evaluate(Some(&p), &wrong_type), Decision::ImplicitDeny);
-        let other_acct = req("333333333333", "events:PutEvents", bus, &[("events:source", "com.exampleCorp.webStore"), ("events:detail-type", "newOrderCreated")]);
+        let other_acct = req(
+            "333333333333",
+            "events:PutEvents",
+            bus,
+            &[
+                ("events:source", "com.exampleCorp.webStore"),
+                ("events:detail-type", "newOrderCreated"),
+            ],
+        );
         assert_eq!(evaluate(Some(&p), &other_acct), Decision::ImplicitDeny);
         let rule = "arn:aws:events:us-east-1:222222222222:rule/central-event-bus/Inv";
-        let put_rule = req("333333333333", "events:PutRule", rule, &[("events:creatorAccount", "333333333333"), ("events:source", "com.exampleCorp.webStore")]);
+        let put_rule = req(
+            "333333333333",
+            "events:PutRule",
+            rule,
+            &[
+                ("events:creatorAccount", "333333333333"),
+                ("events:source", "com.exampleCorp.webStore"),
+            ],
+        );
         assert_eq!(evaluate(Some(&p), &put_rule), Decision::Allow);
-        let bad_source = req("333333333333", "events:PutRule", rule, &[("events:creatorAccount", "333333333333"), ("events:source", "com.other")]);
+        let bad_source = req(
+            "333333333333",
+            "events:PutRule",
+            rule,
+            &[
+                ("events:creatorAccount", "333333333333"),
+                ("events:source", "com.other"),
+            ],
+        );
         assert_eq!(evaluate(Some(&p), &bad_source), Decision::ImplicitDeny);
-        let no_source = req("333333333333", "events:PutTargets", rule, &[("events:creatorAccount", "333333333333")]);
+        let no_source = req(
+            "333333333333",
+            "events:PutTargets",
+            rule,
+            &[("events:creatorAccount", "333333333333")],
+        );
         assert_eq!(evaluate(Some(&p), &no_source), Decision::Allow);
-        let not_creator = req("333333333333", "events:PutTargets", rule, &[("events:creatorAccount", "444444444444")]);
+        let not_creator = req(
+            "333333333333",
+            "events:PutTargets",
+            rule,
+            &[("events:creatorAccount", "444444444444")],
+        );
         assert_eq!(evaluate(Some(&p), &not_creator), Decision::ImplicitDeny);
-        let other_bus_rule = req("333333333333", "events:PutRule", "arn:aws:events:us-east-1:222222222222:rule/x/Inv", &[("events:creatorAccount", "333333333333")]);
+        let other_bus_rule = req(
+            "333333333333",
+            "events:PutRule",
+            "arn:aws:events:us-east-1:222222222222:rule/x/Inv",
+            &[("events:creatorAccount", "333333333333")],
+        );
         assert_eq!(evaluate(Some(&p), &other_bus_rule), Decision::ImplicitDeny);
-        assert!(denied_message(&wrong_type, &Decision::ImplicitDeny).contains("because no resource-based policy allows the events:PutEvents action"));
+        assert!(
+            denied_message(&wrong_type, &Decision::ImplicitDeny)
+                .contains("because no resource-based policy allows the events:PutEvents action")
+        );
     }
 
     #[test]
@@ -337,18 +420,36 @@ mod tests {
             {"Effect":"Allow","Principal":"*","Action":"events:*","Resource":"*"},
             {"Effect":"Deny","Principal":{"AWS":"444444444444"},"Action":"events:PutEvents","Resource":"*"}
         ]});
-        assert_eq!(evaluate(Some(&p), &req("555555555555", "events:PutEvents", "x", &[])), Decision::Allow);
-        assert_eq!(evaluate(Some(&p), &req("444444444444", "events:PutEvents", "x", &[])), Decision::ExplicitDeny);
-        assert_eq!(evaluate(None, &req("1", "events:PutEvents", "x", &[])), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(Some(&p), &req("555555555555", "events:PutEvents", "x", &[])),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(Some(&p), &req("444444444444", "events:PutEvents", "x", &[])),
+            Decision::ExplicitDeny
+        );
+        assert_eq!(
+            evaluate(None, &req("1", "events:PutEvents", "x", &[])),
+            Decision::ImplicitDeny
+        );
         assert!(glob("arn:*:rule/b/*", "arn:aws:rule/b/x"));
         assert!(!glob("a?c", "abbc"));
     }
 
     #[test]
     fn statement_form() {
-        let s = statement("s1", "111111111111", "events:PutEvents", "arn:bus", Some(("StringEquals", "aws:PrincipalOrgID", "o-1")));
+        let s = statement(
+            "s1",
+            "111111111111",
+            "events:PutEvents",
+            "arn:bus",
+            Some(("StringEquals", "aws:PrincipalOrgID", "o-1")),
+        );
         assert_eq!(s["Principal"]["AWS"], "arn:aws:iam::111111111111:root");
         assert_eq!(s["Condition"]["StringEquals"]["aws:PrincipalOrgID"], "o-1");
-        assert_eq!(statement("s", "*", "events:PutEvents", "b", None)["Principal"], "*");
+        assert_eq!(
+            statement("s", "*", "events:PutEvents", "b", None)["Principal"],
+            "*"
+        );
     }
 }

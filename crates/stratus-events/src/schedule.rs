@@ -14,7 +14,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc, Weekda
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     /// Fires every `period_secs`, counting from the rule's creation.
-    Rate { period_secs: i64 },
+    Rate {
+        period_secs: i64,
+    },
     Cron(Box<Cron>),
 }
 
@@ -67,7 +69,9 @@ impl Schedule {
         if let Some(inner) = e.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
             return Cron::parse(inner).map(|c| Schedule::Cron(Box::new(c)));
         }
-        Err(ScheduleError("expression must be rate(...) or cron(...)".into()))
+        Err(ScheduleError(
+            "expression must be rate(...) or cron(...)".into(),
+        ))
     }
 
     /// The first firing time strictly after `after_ms` (epoch millis), for a
@@ -107,12 +111,18 @@ fn parse_rate(inner: &str) -> Result<Schedule, ScheduleError> {
         _ => return Err(ScheduleError(format!("unknown rate unit {unit}"))),
     };
     if singular != (value == 1) {
-        return Err(ScheduleError("rate unit must be singular for 1 and plural otherwise".into()));
+        return Err(ScheduleError(
+            "rate unit must be singular for 1 and plural otherwise".into(),
+        ));
     }
-    Ok(Schedule::Rate { period_secs: value * secs })
+    Ok(Schedule::Rate {
+        period_secs: value * secs,
+    })
 }
 
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 fn value(token: &str, names: Option<&[&str]>, min: u32, max: u32) -> Result<u32, ScheduleError> {
@@ -132,7 +142,12 @@ fn value(token: &str, names: Option<&[&str]>, min: u32, max: u32) -> Result<u32,
 }
 
 /// A list field (`a,b-c,d/e,*`) as the set of values in `min..=max`.
-fn list(field: &str, min: u32, max: u32, names: Option<&[&str]>) -> Result<Vec<u32>, ScheduleError> {
+fn list(
+    field: &str,
+    min: u32,
+    max: u32,
+    names: Option<&[&str]>,
+) -> Result<Vec<u32>, ScheduleError> {
     let mut out = Vec::new();
     for item in field.split(',') {
         if item.is_empty() {
@@ -140,7 +155,9 @@ fn list(field: &str, min: u32, max: u32, names: Option<&[&str]>) -> Result<Vec<u
         }
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => {
-                let s: u32 = s.parse().map_err(|_| ScheduleError(format!("bad step {s}")))?;
+                let s: u32 = s
+                    .parse()
+                    .map_err(|_| ScheduleError(format!("bad step {s}")))?;
                 if s == 0 {
                     return Err(ScheduleError("step must be positive".into()));
                 }
@@ -207,14 +224,25 @@ impl Cron {
         // AWS: one of the two day fields must be `?`, and only one.
         match (&dom, &dow) {
             (DayOfMonth::Any, DayOfWeek::Any) => {
-                return Err(ScheduleError("day-of-month and day-of-week cannot both be ?".into()));
+                return Err(ScheduleError(
+                    "day-of-month and day-of-week cannot both be ?".into(),
+                ));
             }
             (DayOfMonth::Any, _) | (_, DayOfWeek::Any) => {}
             _ => {
-                return Err(ScheduleError("one of day-of-month and day-of-week must be ?".into()));
+                return Err(ScheduleError(
+                    "one of day-of-month and day-of-week must be ?".into(),
+                ));
             }
         }
-        Ok(Cron { minutes, hours, dom, months, dow, years })
+        Ok(Cron {
+            minutes,
+            hours,
+            dom,
+            months,
+            dow,
+            years,
+        })
     }
 
     fn year_ok(&self, y: i32) -> bool {
@@ -226,9 +254,13 @@ impl Cron {
         let dom_ok = match &self.dom {
             DayOfMonth::Any => true,
             DayOfMonth::Days(f) => f[d.day() as usize],
-            DayOfMonth::Last(off) => last >= *off + 1 && d.day() == last - off,
-            DayOfMonth::NearestWeekday(n) => nearest_weekday(d.year(), d.month(), *n) == Some(d.day()),
-            DayOfMonth::LastWeekday => nearest_weekday_back(d.year(), d.month(), last) == Some(d.day()),
+            DayOfMonth::Last(off) => last > *off && d.day() == last - off,
+            DayOfMonth::NearestWeekday(n) => {
+                nearest_weekday(d.year(), d.month(), *n) == Some(d.day())
+            }
+            DayOfMonth::LastWeekday => {
+                nearest_weekday_back(d.year(), d.month(), last) == Some(d.day())
+            }
         };
         if !dom_ok {
             return false;
@@ -261,7 +293,11 @@ impl Cron {
                 continue;
             }
             if self.day_ok(day) {
-                let (h0, m0) = if first_day { (start.hour(), start.minute()) } else { (0, 0) };
+                let (h0, m0) = if first_day {
+                    (start.hour(), start.minute())
+                } else {
+                    (0, 0)
+                };
                 for h in h0..24 {
                     if !self.hours[h as usize] {
                         continue;
@@ -269,7 +305,8 @@ impl Cron {
                     let mstart = if h == h0 { m0 } else { 0 };
                     for m in mstart..60 {
                         if self.minutes[m as usize] {
-                            let t = NaiveDateTime::new(day, chrono::NaiveTime::from_hms_opt(h, m, 0)?);
+                            let t =
+                                NaiveDateTime::new(day, chrono::NaiveTime::from_hms_opt(h, m, 0)?);
                             return Some(t.and_utc().timestamp() * 1000);
                         }
                     }
@@ -324,8 +361,14 @@ fn parse_dow(f: &str) -> Result<DayOfWeek, ScheduleError> {
 }
 
 fn last_day(y: i32, m: u32) -> u32 {
-    let next = if m == 12 { NaiveDate::from_ymd_opt(y + 1, 1, 1) } else { NaiveDate::from_ymd_opt(y, m + 1, 1) };
-    next.and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)
+    let next = if m == 12 {
+        NaiveDate::from_ymd_opt(y + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(y, m + 1, 1)
+    };
+    next.and_then(|d| d.pred_opt())
+        .map(|d| d.day())
+        .unwrap_or(28)
 }
 
 fn first_of_next_month(d: NaiveDate) -> Option<NaiveDate> {
@@ -368,22 +411,51 @@ mod tests {
     use super::*;
 
     fn ms(s: &str) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
     }
     fn iso(ms: i64) -> String {
-        Utc.timestamp_millis_opt(ms).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        Utc.timestamp_millis_opt(ms)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
     }
     fn next(expr: &str, after: &str) -> String {
-        iso(Schedule::parse(expr).unwrap().next_after(0, ms(after)).unwrap())
+        iso(Schedule::parse(expr)
+            .unwrap()
+            .next_after(0, ms(after))
+            .unwrap())
     }
 
     #[test]
     fn rates() {
-        assert_eq!(Schedule::parse("rate(1 minute)").unwrap(), Schedule::Rate { period_secs: 60 });
-        assert_eq!(Schedule::parse("rate(5 minutes)").unwrap(), Schedule::Rate { period_secs: 300 });
-        assert_eq!(Schedule::parse("rate(2 hours)").unwrap(), Schedule::Rate { period_secs: 7200 });
-        assert_eq!(Schedule::parse("rate(1 day)").unwrap(), Schedule::Rate { period_secs: 86400 });
-        for bad in ["rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "rate(-1 minutes)", "rate(1 second)", "rate(minute)", "rate 1 minute", "rate(1.5 hours)"] {
+        assert_eq!(
+            Schedule::parse("rate(1 minute)").unwrap(),
+            Schedule::Rate { period_secs: 60 }
+        );
+        assert_eq!(
+            Schedule::parse("rate(5 minutes)").unwrap(),
+            Schedule::Rate { period_secs: 300 }
+        );
+        assert_eq!(
+            Schedule::parse("rate(2 hours)").unwrap(),
+            Schedule::Rate { period_secs: 7200 }
+        );
+        assert_eq!(
+            Schedule::parse("rate(1 day)").unwrap(),
+            Schedule::Rate { period_secs: 86400 }
+        );
+        for bad in [
+            "rate(1 minutes)",
+            "rate(5 minute)",
+            "rate(0 minutes)",
+            "rate(-1 minutes)",
+            "rate(1 second)",
+            "rate(minute)",
+            "rate 1 minute",
+            "rate(1.5 hours)",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
         let r = Schedule::parse("rate(5 minutes)").unwrap();
@@ -394,41 +466,112 @@ mod tests {
 
     #[test]
     fn simple_crons() {
-        assert_eq!(next("cron(0 10 * * ? *)", "2024-03-01T09:59:30Z"), "2024-03-01T10:00:00Z");
-        assert_eq!(next("cron(0 10 * * ? *)", "2024-03-01T10:00:00Z"), "2024-03-02T10:00:00Z");
-        assert_eq!(next("cron(15 12 * * ? *)", "2024-03-01T12:15:00Z"), "2024-03-02T12:15:00Z");
-        assert_eq!(next("cron(0/15 * * * ? *)", "2024-03-01T12:16:00Z"), "2024-03-01T12:30:00Z");
-        assert_eq!(next("cron(* * * * ? *)", "2024-03-01T12:16:10Z"), "2024-03-01T12:17:00Z");
-        assert_eq!(next("cron(0 18 ? * MON-FRI *)", "2024-03-01T18:00:00Z"), "2024-03-04T18:00:00Z");
-        assert_eq!(next("cron(0 8 1 * ? *)", "2024-03-01T08:00:00Z"), "2024-04-01T08:00:00Z");
-        assert_eq!(next("cron(0/10 * ? * MON-FRI *)", "2024-03-02T00:00:00Z"), "2024-03-04T00:00:00Z");
-        assert_eq!(next("cron(0/5 8-17 ? * MON-FRI *)", "2024-03-04T17:56:00Z"), "2024-03-05T08:00:00Z");
-        assert_eq!(next("cron(0 9 ? JAN,JUL MON *)", "2024-02-01T00:00:00Z"), "2024-07-01T09:00:00Z");
-        assert_eq!(next("cron(30 2 29 FEB ? *)", "2024-03-01T00:00:00Z"), "2028-02-29T02:30:00Z");
-        assert_eq!(next("cron(0 0 1 1 ? 2030)", "2024-03-01T00:00:00Z"), "2030-01-01T00:00:00Z");
-        assert!(Schedule::parse("cron(0 0 1 1 ? 2020)").unwrap().next_after(0, ms("2024-01-01T00:00:00Z")).is_none());
+        assert_eq!(
+            next("cron(0 10 * * ? *)", "2024-03-01T09:59:30Z"),
+            "2024-03-01T10:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0 10 * * ? *)", "2024-03-01T10:00:00Z"),
+            "2024-03-02T10:00:00Z"
+        );
+        assert_eq!(
+            next("cron(15 12 * * ? *)", "2024-03-01T12:15:00Z"),
+            "2024-03-02T12:15:00Z"
+        );
+        assert_eq!(
+            next("cron(0/15 * * * ? *)", "2024-03-01T12:16:00Z"),
+            "2024-03-01T12:30:00Z"
+        );
+        assert_eq!(
+            next("cron(* * * * ? *)", "2024-03-01T12:16:10Z"),
+            "2024-03-01T12:17:00Z"
+        );
+        assert_eq!(
+            next("cron(0 18 ? * MON-FRI *)", "2024-03-01T18:00:00Z"),
+            "2024-03-04T18:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0 8 1 * ? *)", "2024-03-01T08:00:00Z"),
+            "2024-04-01T08:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0/10 * ? * MON-FRI *)", "2024-03-02T00:00:00Z"),
+            "2024-03-04T00:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0/5 8-17 ? * MON-FRI *)", "2024-03-04T17:56:00Z"),
+            "2024-03-05T08:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0 9 ? JAN,JUL MON *)", "2024-02-01T00:00:00Z"),
+            "2024-07-01T09:00:00Z"
+        );
+        assert_eq!(
+            next("cron(30 2 29 FEB ? *)", "2024-03-01T00:00:00Z"),
+            "2028-02-29T02:30:00Z"
+        );
+        assert_eq!(
+            next("cron(0 0 1 1 ? 2030)", "2024-03-01T00:00:00Z"),
+            "2030-01-01T00:00:00Z"
+        );
+        assert!(
+            Schedule::parse("cron(0 0 1 1 ? 2020)")
+                .unwrap()
+                .next_after(0, ms("2024-01-01T00:00:00Z"))
+                .is_none()
+        );
     }
 
     #[test]
     fn special_characters() {
         // Last day of the month.
-        assert_eq!(next("cron(0 12 L * ? *)", "2024-02-10T00:00:00Z"), "2024-02-29T12:00:00Z");
-        assert_eq!(next("cron(0 12 L-2 * ? *)", "2024-04-10T00:00:00Z"), "2024-04-28T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 L * ? *)", "2024-02-10T00:00:00Z"),
+            "2024-02-29T12:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0 12 L-2 * ? *)", "2024-04-10T00:00:00Z"),
+            "2024-04-28T12:00:00Z"
+        );
         // Last Friday of the month.
-        assert_eq!(next("cron(0 12 ? * 6L *)", "2024-03-01T00:00:00Z"), "2024-03-29T12:00:00Z");
-        assert_eq!(next("cron(0 12 ? * FRIL *)", "2024-03-01T00:00:00Z"), "2024-03-29T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 ? * 6L *)", "2024-03-01T00:00:00Z"),
+            "2024-03-29T12:00:00Z"
+        );
+        assert_eq!(
+            next("cron(0 12 ? * FRIL *)", "2024-03-01T00:00:00Z"),
+            "2024-03-29T12:00:00Z"
+        );
         // Second Tuesday.
-        assert_eq!(next("cron(0 12 ? * 3#2 *)", "2024-03-01T00:00:00Z"), "2024-03-12T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 ? * 3#2 *)", "2024-03-01T00:00:00Z"),
+            "2024-03-12T12:00:00Z"
+        );
         // Nearest weekday to the 1st: 2024-06-01 is a Saturday, so Monday the 3rd.
-        assert_eq!(next("cron(0 12 1W * ? *)", "2024-05-31T13:00:00Z"), "2024-06-03T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 1W * ? *)", "2024-05-31T13:00:00Z"),
+            "2024-06-03T12:00:00Z"
+        );
         // 15th of September 2024 is a Sunday: Monday the 16th.
-        assert_eq!(next("cron(0 12 15W * ? *)", "2024-09-01T00:00:00Z"), "2024-09-16T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 15W * ? *)", "2024-09-01T00:00:00Z"),
+            "2024-09-16T12:00:00Z"
+        );
         // Last weekday of August 2024 (31st is a Saturday): Friday the 30th.
-        assert_eq!(next("cron(0 12 LW * ? *)", "2024-08-01T00:00:00Z"), "2024-08-30T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 LW * ? *)", "2024-08-01T00:00:00Z"),
+            "2024-08-30T12:00:00Z"
+        );
         // L alone in day-of-week: Saturday.
-        assert_eq!(next("cron(0 12 ? * L *)", "2024-03-01T00:00:00Z"), "2024-03-02T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 ? * L *)", "2024-03-01T00:00:00Z"),
+            "2024-03-02T12:00:00Z"
+        );
         // Wrapping weekday range.
-        assert_eq!(next("cron(0 12 ? * FRI-MON *)", "2024-03-05T00:00:00Z"), "2024-03-08T12:00:00Z");
+        assert_eq!(
+            next("cron(0 12 ? * FRI-MON *)", "2024-03-05T00:00:00Z"),
+            "2024-03-08T12:00:00Z"
+        );
     }
 
     #[test]

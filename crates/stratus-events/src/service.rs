@@ -89,7 +89,9 @@ impl EventsService {
             }
         }
         for (_, v) in self.store.scan(T_RULES)? {
-            let Some(rec) = persist::decode::<RuleRec>(&v) else { continue };
+            let Some(rec) = persist::decode::<RuleRec>(&v) else {
+                continue;
+            };
             let key = key3(&rec.account, &rec.region, &rec.bus);
             let bus = st.buses.entry(key).or_insert_with(|| {
                 Bus::new(BusRec {
@@ -109,12 +111,23 @@ impl EventsService {
         for (_, v) in self.store.scan(T_ARCHIVES)? {
             if let Some(rec) = persist::decode::<ArchiveRec>(&v) {
                 let key = key3(&rec.account, &rec.region, &rec.name);
-                st.archives.insert(key, Archive { rec, events: BTreeMap::new(), size: 0 });
+                st.archives.insert(
+                    key,
+                    Archive {
+                        rec,
+                        events: BTreeMap::new(),
+                        size: 0,
+                    },
+                );
             }
         }
         for (k, v) in self.store.scan(T_ARCHIVED)? {
-            let Some((ms, seq)) = persist::archived_key_parts(&k) else { continue };
-            let Some(text) = persist::decode_raw(&v) else { continue };
+            let Some((ms, seq)) = persist::archived_key_parts(&k) else {
+                continue;
+            };
+            let Some(text) = persist::decode_raw(&v) else {
+                continue;
+            };
             let prefix = String::from_utf8_lossy(&k[..k.len() - 17]).to_string();
             if let Some(a) = st.archives.get_mut(&prefix) {
                 a.size += text.len() as i64;
@@ -128,25 +141,38 @@ impl EventsService {
                 if matches!(rec.state.as_str(), "STARTING" | "RUNNING" | "CANCELLING") {
                     interrupted.push(key.clone());
                 }
-                st.replays.insert(key, Replay { rec, cancel: Arc::new(AtomicBool::new(false)) });
+                st.replays.insert(
+                    key,
+                    Replay {
+                        rec,
+                        cancel: Arc::new(AtomicBool::new(false)),
+                    },
+                );
             }
         }
         for (_, v) in self.store.scan(T_CONNECTIONS)? {
             if let Some(rec) = persist::decode::<ConnectionRec>(&v) {
-                st.connections.insert(key3(&rec.account, &rec.region, &rec.name), rec);
+                st.connections
+                    .insert(key3(&rec.account, &rec.region, &rec.name), rec);
             }
         }
         for (_, v) in self.store.scan(T_API_DESTINATIONS)? {
             if let Some(rec) = persist::decode::<ApiDestRec>(&v) {
-                st.api_destinations.insert(key3(&rec.account, &rec.region, &rec.name), rec);
+                st.api_destinations
+                    .insert(key3(&rec.account, &rec.region, &rec.name), rec);
             }
         }
         for (_, v) in self.store.scan(T_ENDPOINTS)? {
             if let Some(rec) = persist::decode::<EndpointRec>(&v) {
-                st.endpoints.insert(key3(&rec.account, &rec.region, &rec.name), rec);
+                st.endpoints
+                    .insert(key3(&rec.account, &rec.region, &rec.name), rec);
             }
         }
-        tracing::info!(buses = st.buses.len(), archives = st.archives.len(), "events: state loaded");
+        tracing::info!(
+            buses = st.buses.len(),
+            archives = st.archives.len(),
+            "events: state loaded"
+        );
         Ok(interrupted)
     }
 
@@ -158,18 +184,30 @@ impl EventsService {
         self.store.apply(writes).await.map_err(store_error)
     }
 
-    pub(crate) fn put_write<T: serde::Serialize>(&self, table: &'static str, key: &str, rec: &T) -> Vec<Write> {
+    pub(crate) fn put_write<T: serde::Serialize>(
+        &self,
+        table: &'static str,
+        key: &str,
+        rec: &T,
+    ) -> Vec<Write> {
         if !self.durable {
             return Vec::new();
         }
-        vec![Write::Put { table, key: key.as_bytes().to_vec(), value: persist::encode(rec) }]
+        vec![Write::Put {
+            table,
+            key: key.as_bytes().to_vec(),
+            value: persist::encode(rec),
+        }]
     }
 
     pub(crate) fn del_write(&self, table: &'static str, key: &str) -> Vec<Write> {
         if !self.durable {
             return Vec::new();
         }
-        vec![Write::Delete { table, key: key.as_bytes().to_vec() }]
+        vec![Write::Delete {
+            table,
+            key: key.as_bytes().to_vec(),
+        }]
     }
 
     pub(crate) fn bus_write(bus: &Bus) -> Write {
@@ -228,10 +266,18 @@ impl EventsService {
         if ctx.account_id == owner {
             return Ok(());
         }
-        let req = Request { principal_account: &ctx.account_id, action, resource, context };
+        let req = Request {
+            principal_account: &ctx.account_id,
+            action,
+            resource,
+            context,
+        };
         match policy::evaluate(policy, &req) {
             Decision::Allow => Ok(()),
-            d => Err(AwsError::new("AccessDeniedException", policy::denied_message(&req, &d))),
+            d => Err(AwsError::new(
+                "AccessDeniedException",
+                policy::denied_message(&req, &d),
+            )),
         }
     }
 
@@ -255,7 +301,8 @@ impl Service for EventsService {
     }
 
     fn shutdown(&self) {
-        self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         for h in self.background.lock().drain(..) {
             h.abort();
         }

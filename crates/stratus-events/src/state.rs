@@ -10,7 +10,9 @@ use serde_json::Value;
 use stratus_patterns::{Pattern, RuleSet};
 
 use crate::generated::Target;
-use crate::persist::{ApiDestRec, ArchiveRec, BusRec, ConnectionRec, EndpointRec, ReplayRec, RuleRec};
+use crate::persist::{
+    ApiDestRec, ArchiveRec, BusRec, ConnectionRec, EndpointRec, ReplayRec, RuleRec,
+};
 use crate::util::{bus_arn, parse_arn, rule_arn};
 
 /// `ManagedBy` of the rules archives create.
@@ -26,13 +28,30 @@ pub(crate) fn key3(account: &str, region: &str, name: &str) -> String {
 /// Where a target delivers.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum TargetKind {
-    Sqs { account: String, region: String, name: String, fifo: bool },
+    Sqs {
+        account: String,
+        region: String,
+        name: String,
+        fifo: bool,
+    },
     Sns,
     Lambda,
     States,
-    Logs { account: String, region: String, group: String },
-    Bus { account: String, region: String, name: String },
-    ApiDestination { account: String, region: String, name: String },
+    Logs {
+        account: String,
+        region: String,
+        group: String,
+    },
+    Bus {
+        account: String,
+        region: String,
+        name: String,
+    },
+    ApiDestination {
+        account: String,
+        region: String,
+        name: String,
+    },
     Unsupported(String),
 }
 
@@ -58,14 +77,26 @@ impl TargetKind {
                     .strip_prefix("log-group:")
                     .map(|g| g.trim_end_matches(":*").to_string())
                     .unwrap_or_default();
-                TargetKind::Logs { account, region, group }
+                TargetKind::Logs {
+                    account,
+                    region,
+                    group,
+                }
             }
             "events" => {
                 if let Some(name) = a.resource.strip_prefix("event-bus/") {
-                    TargetKind::Bus { account, region, name: name.to_string() }
+                    TargetKind::Bus {
+                        account,
+                        region,
+                        name: name.to_string(),
+                    }
                 } else if let Some(rest) = a.resource.strip_prefix("api-destination/") {
                     let name = rest.split('/').next().unwrap_or_default().to_string();
-                    TargetKind::ApiDestination { account, region, name }
+                    TargetKind::ApiDestination {
+                        account,
+                        region,
+                        name,
+                    }
                 } else {
                     TargetKind::Unsupported(arn.to_string())
                 }
@@ -126,7 +157,6 @@ pub(crate) struct RuleRt {
     pub arn: String,
     pub account: String,
     pub region: String,
-    pub bus: String,
     pub role_arn: Option<String>,
     pub targets: Vec<Arc<TargetRt>>,
     /// Key of the archive this managed rule feeds.
@@ -150,7 +180,11 @@ pub(crate) struct Bus {
 
 impl Bus {
     pub(crate) fn new(rec: BusRec) -> Self {
-        let mut b = Bus { rec, rules: BTreeMap::new(), snap: Arc::new(Snapshot::default()) };
+        let mut b = Bus {
+            rec,
+            rules: BTreeMap::new(),
+            snap: Arc::new(Snapshot::default()),
+        };
         b.rebuild();
         b
     }
@@ -162,7 +196,11 @@ impl Bus {
     /// Recompile the snapshot after a change.
     pub(crate) fn rebuild(&mut self) {
         let mut snap = Snapshot {
-            policy: self.rec.policy.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+            policy: self
+                .rec
+                .policy
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
             ..Default::default()
         };
         for r in self.rules.values() {
@@ -178,9 +216,13 @@ impl Bus {
                 arn: rule_arn(&r.region, &r.account, &r.bus, &r.name),
                 account: r.account.clone(),
                 region: r.region.clone(),
-                bus: r.bus.clone(),
                 role_arn: r.role_arn.clone(),
-                targets: r.targets.iter().cloned().map(|t| Arc::new(TargetRt::new(t))).collect(),
+                targets: r
+                    .targets
+                    .iter()
+                    .cloned()
+                    .map(|t| Arc::new(TargetRt::new(t)))
+                    .collect(),
                 archive,
             });
             if let Some(p) = &r.pattern {
@@ -188,7 +230,9 @@ impl Bus {
                     Ok(p) => {
                         snap.ruleset.insert(r.name.clone(), p);
                     }
-                    Err(e) => tracing::warn!(rule = %r.name, error = %e, "events: stored pattern no longer parses"),
+                    Err(e) => {
+                        tracing::warn!(rule = %r.name, error = %e, "events: stored pattern no longer parses")
+                    }
                 }
             }
             snap.rules.insert(r.name.clone(), rt);
@@ -227,20 +271,40 @@ mod tests {
     fn target_kinds() {
         assert_eq!(
             TargetKind::classify("arn:aws:sqs:us-east-1:111111111111:q.fifo"),
-            TargetKind::Sqs { account: "111111111111".into(), region: "us-east-1".into(), name: "q.fifo".into(), fifo: true }
+            TargetKind::Sqs {
+                account: "111111111111".into(),
+                region: "us-east-1".into(),
+                name: "q.fifo".into(),
+                fifo: true
+            }
         );
         assert_eq!(
             TargetKind::classify("arn:aws:logs:us-east-1:1:log-group:/aws/events/x:*"),
-            TargetKind::Logs { account: "1".into(), region: "us-east-1".into(), group: "/aws/events/x".into() }
+            TargetKind::Logs {
+                account: "1".into(),
+                region: "us-east-1".into(),
+                group: "/aws/events/x".into()
+            }
         );
         assert_eq!(
             TargetKind::classify("arn:aws:events:us-east-1:1:api-destination/d/abc"),
-            TargetKind::ApiDestination { account: "1".into(), region: "us-east-1".into(), name: "d".into() }
+            TargetKind::ApiDestination {
+                account: "1".into(),
+                region: "us-east-1".into(),
+                name: "d".into()
+            }
         );
         assert_eq!(
             TargetKind::classify("arn:aws:events:eu-west-1:2:event-bus/b"),
-            TargetKind::Bus { account: "2".into(), region: "eu-west-1".into(), name: "b".into() }
+            TargetKind::Bus {
+                account: "2".into(),
+                region: "eu-west-1".into(),
+                name: "b".into()
+            }
         );
-        assert!(matches!(TargetKind::classify("arn:aws:kinesis:us-east-1:1:stream/s"), TargetKind::Unsupported(_)));
+        assert!(matches!(
+            TargetKind::classify("arn:aws:kinesis:us-east-1:1:stream/s"),
+            TargetKind::Unsupported(_)
+        ));
     }
 }

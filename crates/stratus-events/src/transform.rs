@@ -46,7 +46,11 @@ impl JsonPath {
                     if name.is_empty() {
                         return None;
                     }
-                    segs.push(if name == "*" { Seg::Wild } else { Seg::Key(name.to_string()) });
+                    segs.push(if name == "*" {
+                        Seg::Wild
+                    } else {
+                        Seg::Key(name.to_string())
+                    });
                     i = j;
                 }
                 b'[' => {
@@ -110,7 +114,9 @@ impl JsonPath {
 /// Checks PutTargets applies to the input settings; the error text is the
 /// ValidationException message.
 pub(crate) fn validate_target_input(t: &Target) -> Result<(), String> {
-    let n = t.input.is_some() as u8 + t.input_path.is_some() as u8 + t.input_transformer.is_some() as u8;
+    let n = t.input.is_some() as u8
+        + t.input_path.is_some() as u8
+        + t.input_transformer.is_some() as u8;
     if n > 1 {
         return Err("Only one of Input, InputPath, or InputTransformer must be provided.".into());
     }
@@ -127,10 +133,15 @@ pub(crate) fn validate_target_input(t: &Target) -> Result<(), String> {
     if let Some(tr) = &t.input_transformer {
         for (k, p) in tr.input_paths_map.iter().flatten() {
             if k.starts_with("aws.") || k.is_empty() {
-                return Err(format!("InputTransformer for target {} contains the reserved key {k}.", t.id));
+                return Err(format!(
+                    "InputTransformer for target {} contains the reserved key {k}.",
+                    t.id
+                ));
             }
             if JsonPath::parse(p).is_none() {
-                return Err(format!("Invalid InputPathsMap[{k}]: {p} is not a valid JsonPath."));
+                return Err(format!(
+                    "Invalid InputPathsMap[{k}]: {p} is not a valid JsonPath."
+                ));
             }
         }
     }
@@ -214,7 +225,10 @@ fn text_of(v: &Value) -> String {
 
 pub(crate) fn render(tr: &InputTransformer, ev: &Value, r: &Reserved<'_>) -> String {
     let tpl = tr.input_template.as_str();
-    let structured = matches!(tpl.trim_start().as_bytes().first(), Some(b'{' | b'[' | b'"'));
+    let structured = matches!(
+        tpl.trim_start().as_bytes().first(),
+        Some(b'{' | b'[' | b'"')
+    );
     let mut out = String::with_capacity(tpl.len() + 64);
     let mut in_string = false;
     let mut escaped = false;
@@ -225,7 +239,9 @@ pub(crate) fn render(tr: &InputTransformer, ev: &Value, r: &Reserved<'_>) -> Str
         {
             let name = &rest[1..end];
             let valid = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
             if valid && let Some(var) = lookup(name, tr, ev, r) {
                 let quoted = !structured || in_string;
                 match var {
@@ -270,20 +286,44 @@ mod tests {
     }
     fn tr(paths: &[(&str, &str)], tpl: &str) -> InputTransformer {
         InputTransformer {
-            input_paths_map: Some(paths.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<BTreeMap<_, _>>()),
+            input_paths_map: Some(
+                paths
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
             input_template: tpl.to_string(),
         }
     }
-    const R: Reserved<'static> = Reserved { rule_arn: "arn:r", rule_name: "r", ingestion_time: "2024-01-01T00:00:01Z" };
+    const R: Reserved<'static> = Reserved {
+        rule_arn: "arn:r",
+        rule_name: "r",
+        ingestion_time: "2024-01-01T00:00:01Z",
+    };
 
     #[test]
     fn json_paths() {
         let e = ev();
-        assert_eq!(JsonPath::parse("$.detail.state").unwrap().select(&e), Some(json!("running")));
-        assert_eq!(JsonPath::parse("$.resources[1]").unwrap().select(&e), Some(json!("r2")));
-        assert_eq!(JsonPath::parse("$.detail.list[*].x").unwrap().select(&e), Some(json!([1, 2])));
-        assert_eq!(JsonPath::parse("$.detail.instance-id").unwrap().select(&e), Some(json!("i-1")));
-        assert_eq!(JsonPath::parse("$['detail-type']").unwrap().select(&e), Some(json!("EC2 State")));
+        assert_eq!(
+            JsonPath::parse("$.detail.state").unwrap().select(&e),
+            Some(json!("running"))
+        );
+        assert_eq!(
+            JsonPath::parse("$.resources[1]").unwrap().select(&e),
+            Some(json!("r2"))
+        );
+        assert_eq!(
+            JsonPath::parse("$.detail.list[*].x").unwrap().select(&e),
+            Some(json!([1, 2]))
+        );
+        assert_eq!(
+            JsonPath::parse("$.detail.instance-id").unwrap().select(&e),
+            Some(json!("i-1"))
+        );
+        assert_eq!(
+            JsonPath::parse("$['detail-type']").unwrap().select(&e),
+            Some(json!("EC2 State"))
+        );
         assert_eq!(JsonPath::parse("$").unwrap().select(&e), Some(e.clone()));
         assert_eq!(JsonPath::parse("$.nope").unwrap().select(&e), None);
         assert!(JsonPath::parse("detail").is_none());
@@ -292,14 +332,25 @@ mod tests {
 
     #[test]
     fn string_template() {
-        let t = tr(&[("instance", "$.detail.instance-id"), ("state", "$.detail.state")], "\"<instance> is in state <state>\"");
+        let t = tr(
+            &[
+                ("instance", "$.detail.instance-id"),
+                ("state", "$.detail.state"),
+            ],
+            "\"<instance> is in state <state>\"",
+        );
         assert_eq!(render(&t, &ev(), &R), "\"i-1 is in state running\"");
     }
 
     #[test]
     fn json_template_quoting() {
         let t = tr(
-            &[("i", "$.detail.instance-id"), ("n", "$.detail.n"), ("tags", "$.detail.tags"), ("missing", "$.detail.none")],
+            &[
+                ("i", "$.detail.instance-id"),
+                ("n", "$.detail.n"),
+                ("tags", "$.detail.tags"),
+                ("missing", "$.detail.none"),
+            ],
             r#"{"id": <i>, "quoted": "<i>", "n": <n>, "ns": "n=<n>", "tags": <tags>, "tagtext": "<tags>", "m": <missing>, "ms": "<missing>", "unknown": "<other>"}"#,
         );
         let out: Value = serde_json::from_str(&render(&t, &ev(), &R)).unwrap();
@@ -316,7 +367,10 @@ mod tests {
 
     #[test]
     fn reserved_variables() {
-        let t = tr(&[], r#"{"arn": "<aws.events.rule-arn>", "name": <aws.events.rule-name>, "t": "<aws.events.event.ingestion-time>", "ev": <aws.events.event>, "full": <aws.events.event.json>}"#);
+        let t = tr(
+            &[],
+            r#"{"arn": "<aws.events.rule-arn>", "name": <aws.events.rule-name>, "t": "<aws.events.event.ingestion-time>", "ev": <aws.events.event>, "full": <aws.events.event.json>}"#,
+        );
         let out: Value = serde_json::from_str(&render(&t, &ev(), &R)).unwrap();
         assert_eq!(out["arn"], "arn:r");
         assert_eq!(out["name"], "r");
@@ -335,7 +389,11 @@ mod tests {
     #[test]
     fn input_and_input_path() {
         let e = ev().to_string();
-        let mut t = Target { id: "t".into(), arn: "a".into(), ..Default::default() };
+        let mut t = Target {
+            id: "t".into(),
+            arn: "a".into(),
+            ..Default::default()
+        };
         assert_eq!(payload(&t, &e, &R), e);
         t.input_path = Some("$.detail.tags".into());
         assert_eq!(payload(&t, &e, &R), r#"{"a":"b"}"#);

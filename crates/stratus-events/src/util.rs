@@ -77,14 +77,23 @@ impl BusRef {
 }
 
 /// `EventBusName` accepts a name or an ARN (possibly of another account's bus).
-pub(crate) fn resolve_bus(ctx: &RequestContext, name_or_arn: Option<&str>) -> Result<BusRef, AwsError> {
+pub(crate) fn resolve_bus(
+    ctx: &RequestContext,
+    name_or_arn: Option<&str>,
+) -> Result<BusRef, AwsError> {
     let v = name_or_arn.filter(|s| !s.is_empty()).unwrap_or(DEFAULT_BUS);
     if v.starts_with("arn:") {
         let arn = parse_arn(v)
             .filter(|a| a.service == "events")
-            .and_then(|a| a.resource.strip_prefix("event-bus/").map(|n| (a.account, a.region, n)));
+            .and_then(|a| {
+                a.resource
+                    .strip_prefix("event-bus/")
+                    .map(|n| (a.account, a.region, n))
+            });
         let Some((account, region, name)) = arn else {
-            return Err(validation(format!("Parameter {v} is not valid. Reason: Provided Arn is not in correct format.")));
+            return Err(validation(format!(
+                "Parameter {v} is not valid. Reason: Provided Arn is not in correct format."
+            )));
         };
         return Ok(BusRef {
             account: account.to_string(),
@@ -120,7 +129,11 @@ pub(crate) fn rule_not_found(rule: &str, bus: &str) -> AwsError {
 }
 
 pub(crate) fn store_error(e: stratus_store::StoreError) -> AwsError {
-    AwsError::new("InternalException", format!("An internal error occurred: {e}")).with_status(500)
+    AwsError::new(
+        "InternalException",
+        format!("An internal error occurred: {e}"),
+    )
+    .with_status(500)
 }
 
 /// Pagination over a sorted list of names: the token is the last name returned,
@@ -156,7 +169,11 @@ pub(crate) fn page<T>(
         last = Some(name);
         out.push(item);
     }
-    let token = if more { last.map(|n| b64.encode(n)) } else { None };
+    let token = if more {
+        last.map(|n| b64.encode(n))
+    } else {
+        None
+    };
     Ok((out, token))
 }
 
@@ -171,10 +188,20 @@ mod tests {
         let b = resolve_bus(&ctx, None).unwrap();
         assert_eq!(b.name, "default");
         assert_eq!(b.account, "111111111111");
-        let b = resolve_bus(&ctx, Some("arn:aws:events:eu-west-1:222222222222:event-bus/central")).unwrap();
-        assert_eq!((b.account.as_str(), b.region.as_str(), b.name.as_str()), ("222222222222", "eu-west-1", "central"));
+        let b = resolve_bus(
+            &ctx,
+            Some("arn:aws:events:eu-west-1:222222222222:event-bus/central"),
+        )
+        .unwrap();
+        assert_eq!(
+            (b.account.as_str(), b.region.as_str(), b.name.as_str()),
+            ("222222222222", "eu-west-1", "central")
+        );
         assert!(resolve_bus(&ctx, Some("arn:aws:sqs:eu-west-1:2:q")).is_err());
-        assert_eq!(rule_arn("r", "a", "default", "x"), "arn:aws:events:r:a:rule/x");
+        assert_eq!(
+            rule_arn("r", "a", "default", "x"),
+            "arn:aws:events:r:a:rule/x"
+        );
         assert_eq!(rule_arn("r", "a", "b", "x"), "arn:aws:events:r:a:rule/b/x");
     }
 

@@ -1,2 +1,100 @@
-//! Work in progress: generated shapes only so far.
+//! AWS Lambda for Stratus: functions run as local processes behind a real
+//! implementation of the Lambda Runtime API (no containers).
+//!
+//! # Operations
+//! - Functions: CreateFunction (ZipFile, or local-code mode), GetFunction,
+//!   GetFunctionConfiguration, ListFunctions (Marker/MaxItems, FunctionVersion=ALL),
+//!   DeleteFunction (whole function or one version), UpdateFunctionCode,
+//!   UpdateFunctionConfiguration (RevisionId checks, Publish, DryRun).
+//! - Versions and aliases: PublishVersion, ListVersionsByFunction, Create/Get/
+//!   Update/Delete/ListAliases with weighted routing (AdditionalVersionWeights).
+//!   `Qualifier` (or `name:qualifier`, partial and full ARNs) works everywhere.
+//! - Layers: PublishLayerVersion, GetLayerVersion, GetLayerVersionByArn,
+//!   ListLayers, ListLayerVersions, DeleteLayerVersion,
+//!   Add/RemoveLayerVersionPermission, GetLayerVersionPolicy.
+//! - Policy and settings: AddPermission, RemovePermission, GetPolicy;
+//!   Put/Get/DeleteFunctionConcurrency (account limit 1,000, at least 100
+//!   unreserved); Put/Get/Delete/ListProvisionedConcurrencyConfigs (pre-warms
+//!   environments; READY once they are up); Put/Update/Get/Delete/
+//!   ListFunctionEventInvokeConfigs; TagResource, UntagResource, ListTags
+//!   (functions and event source mappings); GetAccountSettings.
+//! - Invoke (RequestResponse, Event, DryRun; LogType=Tail) and InvokeAsync.
+//! - Event source mappings for SQS (standard and FIFO): Create/Get/Update/
+//!   Delete/ListEventSourceMappings with pollers (see `esm`).
+//!
+//! # Execution
+//! Each execution environment is one process (`envs`) with its own Runtime API
+//! endpoint on 127.0.0.1 (crate `stratus-lambda-runtime`). Python and Node.js
+//! functions run under runtime clients shipped here (`bootstrap/`, written to
+//! `<data-dir>/lambda/runtimes/` at start-up); `provided.*` functions run their
+//! own `bootstrap`. Environments are reused while warm, created up to the
+//! concurrency limits, stopped after 5 minutes idle, after a timeout, a crash,
+//! or a code/configuration change. The init phase has the documented 10 s limit.
+//! Interpreter rule (`runtimes`): `pythonX.Y` uses a `pythonX.Y` binary on PATH,
+//! else `python3` if it is exactly X.Y; `nodejsNN.x` needs `node` vNN; a missing
+//! interpreter makes the function `Failed` with a StateReason naming it, and
+//! Invoke answers ResourceConflictException with that reason.
+//! Output (stdout and stderr, one pipe) and the START/END/REPORT lines go to
+//! CloudWatch Logs (`/aws/lambda/<name>`, stream `YYYY/MM/DD/[$LATEST]<hex>`)
+//! through the registry's `logs` service, batched every 100 ms.
+//!
+//! # Local-code mode
+//! `Code={"S3Bucket": "stratus-local", "S3Key": "/absolute/dir"}` runs the code
+//! from that directory in place; when the directory tree's newest mtime or entry
+//! count changes, idle environments are replaced on the next invocation.
+//!
+//! # Known divergences and decisions where the documentation is silent
+//! - S3 code locations other than local-code mode are refused
+//!   (InvalidParameterValueException naming the bucket and key): Stratus has no
+//!   S3 yet. Container images (PackageType Image) are refused.
+//! - CreateFunction answers `State: Pending`, UpdateFunction* answer
+//!   `LastUpdateStatus: InProgress`; every later read sees Active/Successful
+//!   (the boto3 waiters `function_active_v2`/`function_updated_v2` pass at once).
+//! - `/opt` is not mounted: layers are unpacked under `<data-dir>/lambda/unpacked/`
+//!   and reached through PYTHONPATH (`<layer>/python`,
+//!   `<layer>/python/lib/pythonX.Y/site-packages`), NODE_PATH
+//!   (`<layer>/nodejs/node_modules`), LD_LIBRARY_PATH (`<layer>/lib`) and a
+//!   layer's `bootstrap`. `/tmp` is per environment via TMPDIR (and HOME).
+//! - No memory limit is enforced (RLIMIT_AS breaks V8 and needs unsafe code);
+//!   `Max Memory Used` is the process's peak RSS (VmHWM).
+//! - SDKs inside functions: `boto3` / AWS SDK v3 are found if the interpreter
+//!   has them or under `<data-dir>/lambda/runtimes/python` and
+//!   `<data-dir>/lambda/runtimes/nodejs/node_modules` (install with
+//!   `pip install --target` / `npm install --prefix`); functions get
+//!   AWS_ENDPOINT_URL pointing at Stratus, the account id as access key.
+//! - Asynchronous retries wait ~1 and ~2 minutes as on AWS, multiplied by
+//!   `STRATUS_LAMBDA_ASYNC_RETRY_SCALE` (default 1). Throttled events are retried
+//!   every second without using a retry.
+//! - TooManyRequestsException carries AWS's message but not its `Reason` field.
+//! - Event source mappings: SQS only; five pollers per mapping unless
+//!   ScalingConfig.MaximumConcurrency says otherwise; a batch whose
+//!   `batchItemFailures` names an unknown id fails as a whole.
+//! - Not implemented: function URLs, code signing configs, the Extensions,
+//!   Logs and Telemetry APIs, InvokeWithResponseStream, durable executions,
+//!   capacity providers (they answer NotImplemented).
+//! - Concurrent updates of one function are serialised in memory; their store
+//!   writes are ordered by completion of the lock, not re-checked.
+mod asyncq;
+mod code;
+mod envs;
+mod errors;
+mod esm;
 mod generated;
+mod invoke;
+mod logs;
+mod names;
+mod ops_config;
+mod ops_functions;
+mod ops_layers;
+mod ops_versions;
+mod persist;
+mod runtimes;
+mod service;
+mod state;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;
+
+pub use generated::LambdaClient;
+pub use ops_functions::LOCAL_CODE_BUCKET;
+pub use service::{LambdaConfig, LambdaService};

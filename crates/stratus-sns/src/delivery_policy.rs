@@ -107,7 +107,9 @@ impl RetryPolicy {
                 Backoff::Linear => lo + (hi - lo) * x / n,
                 Backoff::Arithmetic => lo + (hi - lo) * (x * (x + 1.0)) / (n * (n + 1.0)),
                 Backoff::Geometric => lo * (hi / lo).powf(x / n),
-                Backoff::Exponential => lo + (hi - lo) * (2f64.powf(x) - 1.0) / (2f64.powf(n) - 1.0),
+                Backoff::Exponential => {
+                    lo + (hi - lo) * (2f64.powf(x) - 1.0) / (2f64.powf(n) - 1.0)
+                }
             };
             out.push(secs(d));
         }
@@ -182,7 +184,9 @@ impl TopicPolicy {
 /// Parse and validate a topic `DeliveryPolicy` (error: the reason).
 pub(crate) fn parse_topic_policy(text: &str) -> Result<TopicPolicy, String> {
     let v: Value = serde_json::from_str(text).map_err(|_| "Invalid JSON".to_string())?;
-    let obj = v.as_object().ok_or("Delivery policy must be a JSON object")?;
+    let obj = v
+        .as_object()
+        .ok_or("Delivery policy must be a JSON object")?;
     let mut out = TopicPolicy::default();
     for (k, v) in obj {
         match k.as_str() {
@@ -222,7 +226,9 @@ pub(crate) struct SubscriptionPolicy {
 
 pub(crate) fn parse_subscription_policy(text: &str) -> Result<SubscriptionPolicy, String> {
     let v: Value = serde_json::from_str(text).map_err(|_| "Invalid JSON".to_string())?;
-    let obj = v.as_object().ok_or("Delivery policy must be a JSON object")?;
+    let obj = v
+        .as_object()
+        .ok_or("Delivery policy must be a JSON object")?;
     let mut out = SubscriptionPolicy::default();
     for (k, v) in obj {
         match k.as_str() {
@@ -237,7 +243,10 @@ pub(crate) fn parse_subscription_policy(text: &str) -> Result<SubscriptionPolicy
 }
 
 /// Combine a topic's and a subscription's policies.
-pub(crate) fn effective(topic: Option<&TopicPolicy>, sub: Option<&SubscriptionPolicy>) -> EffectivePolicy {
+pub(crate) fn effective(
+    topic: Option<&TopicPolicy>,
+    sub: Option<&SubscriptionPolicy>,
+) -> EffectivePolicy {
     let default = TopicPolicy::default();
     let topic = topic.unwrap_or(&default);
     let sub = if topic.disable_overrides { None } else { sub };
@@ -253,7 +262,9 @@ pub(crate) fn effective(topic: Option<&TopicPolicy>, sub: Option<&SubscriptionPo
 }
 
 fn parse_retry(v: &Value) -> Result<RetryPolicy, String> {
-    let obj = v.as_object().ok_or("healthyRetryPolicy must be a JSON object")?;
+    let obj = v
+        .as_object()
+        .ok_or("healthyRetryPolicy must be a JSON object")?;
     let mut p = RetryPolicy::default();
     for (k, v) in obj {
         let int = || {
@@ -269,10 +280,9 @@ fn parse_retry(v: &Value) -> Result<RetryPolicy, String> {
             "numMinDelayRetries" => p.num_min_delay = int()?,
             "numMaxDelayRetries" => p.num_max_delay = int()?,
             "backoffFunction" => {
-                p.backoff = v
-                    .as_str()
-                    .and_then(Backoff::parse)
-                    .ok_or("backoffFunction must be one of arithmetic, exponential, geometric, linear")?
+                p.backoff = v.as_str().and_then(Backoff::parse).ok_or(
+                    "backoffFunction must be one of arithmetic, exponential, geometric, linear",
+                )?
             }
             other => return Err(format!("Unknown field: {other}")),
         }
@@ -287,7 +297,9 @@ fn parse_retry(v: &Value) -> Result<RetryPolicy, String> {
         return Err("maxDelayTarget must be greater than or equal to minDelayTarget".into());
     }
     if p.max_delay > MAX_TOTAL_SECONDS {
-        return Err(format!("maxDelayTarget must be at most {MAX_TOTAL_SECONDS}"));
+        return Err(format!(
+            "maxDelayTarget must be at most {MAX_TOTAL_SECONDS}"
+        ));
     }
     if p.num_no_delay + p.num_min_delay + p.num_max_delay > p.num_retries {
         return Err(
@@ -304,7 +316,9 @@ fn parse_retry(v: &Value) -> Result<RetryPolicy, String> {
 }
 
 fn parse_throttle(v: &Value) -> Result<Option<u64>, String> {
-    let obj = v.as_object().ok_or("throttlePolicy must be a JSON object")?;
+    let obj = v
+        .as_object()
+        .ok_or("throttlePolicy must be a JSON object")?;
     match obj.get("maxReceivesPerSecond") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
@@ -334,7 +348,12 @@ fn parse_request(v: &Value) -> Result<Option<String>, String> {
     match obj.get("headerContentType") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
-            let base = s.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let base = s
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if TYPES.contains(&base.as_str()) {
                 Ok(Some(s.clone()))
             } else {
@@ -380,7 +399,11 @@ mod tests {
             let text = format!(
                 r#"{{"healthyRetryPolicy":{{"minDelayTarget":2,"maxDelayTarget":10,"numRetries":4,"backoffFunction":"{f}"}}}}"#
             );
-            let s = parse_subscription_policy(&text).unwrap().retry.unwrap().schedule();
+            let s = parse_subscription_policy(&text)
+                .unwrap()
+                .retry
+                .unwrap()
+                .schedule();
             assert_eq!(s.len(), 4);
             assert!(s.windows(2).all(|w| w[0] <= w[1]), "{f}: {s:?}");
             assert_eq!(*s.last().unwrap(), Duration::from_secs(10), "{f}");
@@ -402,7 +425,10 @@ mod tests {
         ] {
             assert!(parse_subscription_policy(bad).is_err(), "{bad}");
         }
-        assert!(parse_topic_policy(r#"{"http":{"defaultHealthyRetryPolicy":{"numRetries":2}}}"#).is_ok());
+        assert!(
+            parse_topic_policy(r#"{"http":{"defaultHealthyRetryPolicy":{"numRetries":2}}}"#)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -411,13 +437,19 @@ mod tests {
             r#"{"http":{"defaultHealthyRetryPolicy":{"numRetries":5},"defaultRequestPolicy":{"headerContentType":"application/json"}}}"#,
         )
         .unwrap();
-        let s = parse_subscription_policy(r#"{"healthyRetryPolicy":{"numRetries":1,"minDelayTarget":1,"maxDelayTarget":1}}"#)
-            .unwrap();
+        let s = parse_subscription_policy(
+            r#"{"healthyRetryPolicy":{"numRetries":1,"minDelayTarget":1,"maxDelayTarget":1}}"#,
+        )
+        .unwrap();
         let e = effective(Some(&t), Some(&s));
         assert_eq!(e.retry.num_retries, 1);
         assert_eq!(e.content_type(), "application/json");
         t.disable_overrides = true;
         assert_eq!(effective(Some(&t), Some(&s)).retry.num_retries, 5);
-        assert!(effective(None, None).to_subscription_json().contains("\"guaranteed\":false"));
+        assert!(
+            effective(None, None)
+                .to_subscription_json()
+                .contains("\"guaranteed\":false")
+        );
     }
 }

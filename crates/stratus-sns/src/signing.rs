@@ -85,26 +85,25 @@ impl SigningKeys {
 }
 
 fn self_signed_certificate(key: &RsaPrivateKey) -> Result<String, String> {
-    let err = |what: &str| move |e: &dyn std::fmt::Display| format!("certificate {what}: {e}");
     let signer = SigningKey::<sha2::Sha256>::new(key.clone());
     let spki = SubjectPublicKeyInfoOwned::from_key(key.to_public_key())
-        .map_err(|e| err("public key")(&e))?;
-    let subject =
-        Name::from_str("CN=sns.stratus.local,O=Stratus").map_err(|e| err("subject")(&e))?;
+        .map_err(|e| format!("certificate public key: {e}"))?;
+    let subject = Name::from_str("CN=sns.stratus.local,O=Stratus")
+        .map_err(|e| format!("certificate subject: {e}"))?;
     let mut serial = rand::random::<[u8; 16]>();
     // A positive INTEGER of at most 20 octets.
     serial[0] &= 0x7f;
     serial[0] |= 0x01;
-    let serial = SerialNumber::new(&serial).map_err(|e| err("serial")(&e))?;
+    let serial = SerialNumber::new(&serial).map_err(|e| format!("certificate serial: {e}"))?;
     let validity = Validity::from_now(Duration::from_secs(10 * 365 * 86_400))
-        .map_err(|e| err("validity")(&e))?;
+        .map_err(|e| format!("certificate validity: {e}"))?;
     let builder = CertificateBuilder::new(Profile::Root, serial, validity, subject, spki, &signer)
-        .map_err(|e| err("builder")(&e))?;
+        .map_err(|e| format!("certificate builder: {e}"))?;
     let cert = builder
         .build::<rsa::pkcs1v15::Signature>()
-        .map_err(|e| err("signing")(&e))?;
+        .map_err(|e| format!("certificate signing: {e}"))?;
     cert.to_pem(LineEnding::LF)
-        .map_err(|e| err("encoding")(&e))
+        .map_err(|e| format!("certificate encoding: {e}"))
 }
 
 /// The string AWS signs for a `Notification`.

@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve every enabled service on one port until SIGINT/SIGTERM.
     Start(StartArgs),
+    /// Print a log group's events; `--follow` keeps printing new ones.
+    /// A function name `fn` reads `/aws/lambda/fn`.
+    Logs(crate::logs_cmd::LogsArgs),
 }
 
 #[derive(Parser, Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The `stratus` command.
 
 mod cli;
+mod logs_cmd;
 mod start;
 
 use clap::Parser;
@@ -14,5 +15,6 @@ fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Start(args) => start::run(args),
+        cli::Command::Logs(args) => logs_cmd::run(args),
     }
 }

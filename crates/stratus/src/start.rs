@@ -48,6 +48,34 @@ async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
         "sts",
         stratus_sts::StsService::new().context("loading the STS model")?,
     );
+    registry.register(
+        "events",
+        stratus_events::EventsService::new(store.clone(), handle.clone())
+            .context("loading EventBridge state")?,
+    );
+    registry.register(
+        "sns",
+        stratus_sns::SnsService::new(store.clone(), handle.clone()).context("loading SNS state")?,
+    );
+    let lambda_config = match args.store {
+        StoreKind::Memory => stratus_lambda::LambdaConfig::new(
+            std::env::temp_dir().join(format!("stratus-lambda-{}", std::process::id())),
+            true,
+        ),
+        StoreKind::Sqlite => stratus_lambda::LambdaConfig::new(args.data_dir.join("lambda"), false),
+    };
+    let lambda = stratus_lambda::LambdaService::new(store.clone(), handle.clone(), lambda_config)
+        .context("loading Lambda state")?;
+    registry.register("lambda", lambda.clone());
+    registry.register(
+        "scheduler",
+        stratus_scheduler::SchedulerService::new(store.clone(), handle.clone())
+            .context("loading EventBridge Scheduler state")?,
+    );
+    registry.register(
+        "logs",
+        stratus_logs::LogsService::new(store.clone()).context("loading CloudWatch Logs state")?,
+    );
     // (service registrations: add new services above this line)
     let registry = Arc::new(registry);
     handle.set(registry.clone());
@@ -77,6 +105,7 @@ async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}:{}", args.host, args.port))?;
     let addr = server.local_addr()?;
+    lambda.set_endpoint(format!("http://{addr}"));
     // The one ready line: scripts wait for it and read the endpoint from it.
     println!(
         "Stratus {} ready on http://{addr} (store: {store_desc}, started in {:.1} ms)",
