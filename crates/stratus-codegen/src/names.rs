@@ -45,7 +45,10 @@ pub fn type_name(shape: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
-    if matches!(s.as_str(), "String" | "Option" | "Vec" | "Result" | "Box" | "Value") {
+    if matches!(
+        s.as_str(),
+        "String" | "Option" | "Vec" | "Result" | "Box" | "Value"
+    ) {
         s.push_str("Shape");
     }
     s
@@ -60,7 +63,10 @@ mod tests {
         assert_eq!(snake("MD5OfMessageBody"), "md5_of_message_body");
         assert_eq!(snake("QueueUrl"), "queue_url");
         assert_eq!(snake("SenderFault"), "sender_fault");
-        assert_eq!(snake("QueueOwnerAWSAccountId"), "queue_owner_aws_account_id");
+        assert_eq!(
+            snake("QueueOwnerAWSAccountId"),
+            "queue_owner_aws_account_id"
+        );
         assert_eq!(snake("Type"), "r#type");
         assert_eq!(snake("message"), "message");
     }

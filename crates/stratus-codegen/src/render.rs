@@ -32,7 +32,10 @@ fn rustfmt(code: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("rustfmt failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     String::from_utf8(out.stdout).map_err(|e| e.to_string())
 }
@@ -47,7 +50,9 @@ fn reachable(model: &ServiceModel) -> BTreeSet<String> {
         .map(|r| r.shape.clone())
         .collect();
     while let Some(name) = stack.pop() {
-        let Some(shape) = model.shape(&name) else { continue };
+        let Some(shape) = model.shape(&name) else {
+            continue;
+        };
         let children = shape
             .members
             .values()
@@ -107,10 +112,11 @@ fn recursive(model: &ServiceModel, owner: &str, member_shape: &str) -> bool {
         if !seen.insert(name.clone()) {
             continue;
         }
-        if let Some(s) = model.shape(&name) {
-            if s.kind == ShapeKind::Structure && s.document != Some(true) {
-                stack.extend(s.members.values().map(|r| r.shape.clone()));
-            }
+        if let Some(s) = model.shape(&name)
+            && s.kind == ShapeKind::Structure
+            && s.document != Some(true)
+        {
+            stack.extend(s.members.values().map(|r| r.shape.clone()));
         }
     }
     false
@@ -135,7 +141,9 @@ fn render_model(model: &ServiceModel, t: &Target) -> String {
 }
 
 fn render_struct(model: &ServiceModel, name: &str, out: &mut String) {
-    let Some(shape) = model.shape(name) else { return };
+    let Some(shape) = model.shape(name) else {
+        return;
+    };
     if shape.document == Some(true) {
         return;
     }
@@ -150,7 +158,11 @@ fn render_struct(model: &ServiceModel, name: &str, out: &mut String) {
             ty = format!("Box<{ty}>");
         }
         if shape.is_required(member) {
-            let _ = writeln!(out, "    #[serde(rename = \"{member}\", default)]\n    pub {}: {ty},", snake(member));
+            let _ = writeln!(
+                out,
+                "    #[serde(rename = \"{member}\", default)]\n    pub {}: {ty},",
+                snake(member)
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -181,8 +193,15 @@ fn render_trait(model: &ServiceModel, t: &Target, out: &mut String) {
     );
     for op in model.operations.values() {
         let (input, output) = io_types(model, op);
-        let arg = input.as_ref().map(|i| format!(", input: {i}")).unwrap_or_default();
-        let unused = if input.is_some() { "(ctx, input)" } else { "ctx" };
+        let arg = input
+            .as_ref()
+            .map(|i| format!(", input: {i}"))
+            .unwrap_or_default();
+        let unused = if input.is_some() {
+            "(ctx, input)"
+        } else {
+            "ctx"
+        };
         let _ = writeln!(
             out,
             "    fn {}(&self, ctx: &RequestContext{arg}) -> impl std::future::Future<Output = Result<{output}, AwsError>> + Send {{\n        let _ = {unused};\n        async {{ Err(AwsError::not_implemented(\"{}\", \"{}\")) }}\n    }}",
@@ -224,8 +243,15 @@ fn render_client(model: &ServiceModel, t: &Target, out: &mut String) {
     );
     for op in model.operations.values() {
         let (input, output) = io_types(model, op);
-        let arg = input.as_ref().map(|i| format!(", input: &{i}")).unwrap_or_default();
-        let doc = if input.is_some() { "to_document(input)?" } else { "Value::Object(Default::default())" };
+        let arg = input
+            .as_ref()
+            .map(|i| format!(", input: &{i}"))
+            .unwrap_or_default();
+        let doc = if input.is_some() {
+            "to_document(input)?"
+        } else {
+            "Value::Object(Default::default())"
+        };
         let ret = if output == "()" {
             "let _ = out; Ok(())".to_string()
         } else {

@@ -69,7 +69,14 @@ fn engines_are_pure() {
         assert!(
             !matches!(
                 d.as_str(),
-                "tokio" | "hyper" | "hyper-util" | "reqwest" | "stratus-store" | "stratus-core" | "rusqlite" | "mio"
+                "tokio"
+                    | "hyper"
+                    | "hyper-util"
+                    | "reqwest"
+                    | "stratus-store"
+                    | "stratus-core"
+                    | "rusqlite"
+                    | "mio"
             ),
             "stratus-patterns depends on {d}: engines do no I/O and need no runtime or store"
         );

@@ -38,7 +38,9 @@ impl AwsError {
     pub fn not_implemented(service: &str, operation: &str) -> Self {
         Self::new(
             "NotImplemented",
-            format!("The operation {operation} of service {service} is not implemented by Stratus."),
+            format!(
+                "The operation {operation} of service {service} is not implemented by Stratus."
+            ),
         )
         .with_status(501)
     }

@@ -174,14 +174,12 @@ impl Environment {
                 );
             }
             node.push(l.join("nodejs/node_modules"));
-            node.push(
-                l.join(format!(
+            node.push(l.join(format!(
                     "nodejs/node{}/node_modules",
                     spec.runtime
                         .trim_start_matches("nodejs")
                         .trim_end_matches(".x")
-                )),
-            );
+                )));
         }
         py.push(runtimes_dir.join("python"));
         node.push(runtimes_dir.join("nodejs/node_modules"));

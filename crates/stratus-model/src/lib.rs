@@ -219,7 +219,10 @@ impl ServiceModel {
                 .chain(shape.value.iter());
             for r in refs {
                 if !self.shapes.contains_key(&r.shape) {
-                    return Err(ModelError(format!("{name} refers to missing shape {}", r.shape)));
+                    return Err(ModelError(format!(
+                        "{name} refers to missing shape {}",
+                        r.shape
+                    )));
                 }
             }
         }
@@ -280,8 +283,8 @@ mod tests {
     fn loads_every_committed_model() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models");
         for name in ["sqs", "sqs-query", "sts", "lambda", "s3", "events"] {
-            let text = std::fs::read_to_string(format!("{dir}/{name}/service-2.json"))
-                .unwrap_or_default();
+            let text =
+                std::fs::read_to_string(format!("{dir}/{name}/service-2.json")).unwrap_or_default();
             let model = ServiceModel::from_json(&text);
             assert!(model.is_ok(), "{name}: {:?}", model.err());
         }

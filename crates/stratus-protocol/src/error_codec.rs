@@ -53,7 +53,10 @@ pub fn encode_error(
     match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 | Protocol::RestJson1 => {
             let type_name = if model.is_query_compatible() {
-                format!("com.amazonaws.{}#{}", model.metadata.endpoint_prefix, err.code)
+                format!(
+                    "com.amazonaws.{}#{}",
+                    model.metadata.endpoint_prefix, err.code
+                )
             } else {
                 err.code.clone()
             };

@@ -42,12 +42,16 @@ pub fn decode(
     params: &[(String, String)],
 ) -> Result<Value, AwsError> {
     let params = Params {
-        map: params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        map: params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
     };
     let Some(input) = &op.input else {
         return Ok(Value::Object(Default::default()));
     };
-    Ok(read_structure(model, &params, &input.shape, "")?.unwrap_or_else(|| Value::Object(Default::default())))
+    Ok(read_structure(model, &params, &input.shape, "")?
+        .unwrap_or_else(|| Value::Object(Default::default())))
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -153,8 +157,8 @@ fn read_value(
                 let Some(map_key) = params.get(&join(&item, key_name)) else {
                     continue;
                 };
-                let value = read_value(model, params, v, &join(&item, value_name))?
-                    .unwrap_or(Value::Null);
+                let value =
+                    read_value(model, params, v, &join(&item, value_name))?.unwrap_or(Value::Null);
                 map.insert(map_key.to_string(), value);
             }
             Ok(Some(Value::Object(map)))
@@ -176,11 +180,15 @@ fn scalar(kind: ShapeKind, text: &str, key: &str) -> Result<Value, AwsError> {
         )
     };
     Ok(match kind {
-        ShapeKind::Integer | ShapeKind::Long | ShapeKind::Short | ShapeKind::Byte => {
-            Value::from(text.trim().parse::<i64>().map_err(|_| invalid("an integer"))?)
-        }
+        ShapeKind::Integer | ShapeKind::Long | ShapeKind::Short | ShapeKind::Byte => Value::from(
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| invalid("an integer"))?,
+        ),
         ShapeKind::Double | ShapeKind::Float => serde_json::Number::from_f64(
-            text.trim().parse::<f64>().map_err(|_| invalid("a number"))?,
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| invalid("a number"))?,
         )
         .map(Value::Number)
         .ok_or_else(|| invalid("a number"))?,
@@ -225,10 +233,18 @@ mod tests {
             serde_json::json!({"QueueUrl":"http://q","MessageBody":"hi","DelaySeconds":3,
                 "MessageAttributes":{"a":{"StringValue":"x","DataType":"String"}}})
         );
-        let op = model.operation("ReceiveMessage").unwrap_or_else(|| panic!());
-        let form = parse_form("", b"QueueUrl=u&AttributeName.1=All&AttributeName.2=SentTimestamp");
+        let op = model
+            .operation("ReceiveMessage")
+            .unwrap_or_else(|| panic!());
+        let form = parse_form(
+            "",
+            b"QueueUrl=u&AttributeName.1=All&AttributeName.2=SentTimestamp",
+        );
         let v = decode(&model, op, &form).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(v["AttributeNames"], serde_json::json!(["All", "SentTimestamp"]));
+        assert_eq!(
+            v["AttributeNames"],
+            serde_json::json!(["All", "SentTimestamp"])
+        );
     }
 
     #[test]

@@ -45,7 +45,12 @@ fn list_queues_and_tags() {
         "rid",
     );
     let body = String::from_utf8(resp.body).unwrap_or_default();
-    assert!(body.contains("<ListQueuesResult><QueueUrl>u1</QueueUrl><QueueUrl>u2</QueueUrl></ListQueuesResult>"), "{body}");
+    assert!(
+        body.contains(
+            "<ListQueuesResult><QueueUrl>u1</QueueUrl><QueueUrl>u2</QueueUrl></ListQueuesResult>"
+        ),
+        "{body}"
+    );
     let resp = encode_output(
         &model,
         Protocol::AwsQuery,
@@ -54,7 +59,10 @@ fn list_queues_and_tags() {
         "rid",
     );
     let body = String::from_utf8(resp.body).unwrap_or_default();
-    assert!(body.contains("<Tag><Key>a</Key><Value>1</Value></Tag>"), "{body}");
+    assert!(
+        body.contains("<Tag><Key>a</Key><Value>1</Value></Tag>"),
+        "{body}"
+    );
 }
 
 #[test]

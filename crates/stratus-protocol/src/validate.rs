@@ -195,7 +195,14 @@ fn check(
             })?;
             if let Some(m) = &shape.member {
                 for (i, item) in items.iter().enumerate() {
-                    check(model, &m.shape, item, &child(&(i + 1).to_string()), member, enums)?;
+                    check(
+                        model,
+                        &m.shape,
+                        item,
+                        &child(&(i + 1).to_string()),
+                        member,
+                        enums,
+                    )?;
                 }
             }
         }
@@ -211,7 +218,14 @@ fn check(
             })?;
             for (k, v) in entries {
                 if let Some(kr) = &shape.key {
-                    check(model, &kr.shape, &Value::String(k.clone()), path, member, enums)?;
+                    check(
+                        model,
+                        &kr.shape,
+                        &Value::String(k.clone()),
+                        path,
+                        member,
+                        enums,
+                    )?;
                 }
                 if let Some(vr) = &shape.value {
                     check(model, &vr.shape, v, &child(k), member, enums)?;
@@ -314,8 +328,18 @@ mod tests {
     #[test]
     fn type_and_enum_errors() {
         let m = model("sqs");
-        let err = validate_input(&m, "SendMessage", &json!({"QueueUrl": "u", "MessageBody": 5}));
-        assert!(matches!(err, Err(ValidationError { kind: ValidationKind::Type("string"), .. })));
+        let err = validate_input(
+            &m,
+            "SendMessage",
+            &json!({"QueueUrl": "u", "MessageBody": 5}),
+        );
+        assert!(matches!(
+            err,
+            Err(ValidationError {
+                kind: ValidationKind::Type("string"),
+                ..
+            })
+        ));
         let m = model("lambda");
         let err = validate_input(
             &m,
@@ -327,7 +351,11 @@ mod tests {
         assert!(matches!(err.kind, ValidationKind::Enum(_)));
         let aws = err.to_aws(&m);
         assert_eq!(aws.code, "ValidationException");
-        assert!(aws.message.contains("at 'invocationType'"), "{}", aws.message);
+        assert!(
+            aws.message.contains("at 'invocationType'"),
+            "{}",
+            aws.message
+        );
     }
 
     #[test]
@@ -337,13 +365,9 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("expected an error"));
         assert!(matches!(err.kind, ValidationKind::Length { .. }));
-        let err = validate_input(
-            &m,
-            "ListFunctions",
-            &json!({"MaxItems": 100000}),
-        )
-        .err()
-        .unwrap_or_else(|| panic!("expected an error"));
+        let err = validate_input(&m, "ListFunctions", &json!({"MaxItems": 100000}))
+            .err()
+            .unwrap_or_else(|| panic!("expected an error"));
         assert!(matches!(err.kind, ValidationKind::Range { .. }));
     }
 }

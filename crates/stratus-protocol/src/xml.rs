@@ -177,7 +177,11 @@ pub fn wire_name<'a>(model: &'a ServiceModel, name: &'a str, member: &'a ShapeRe
     member
         .location_name
         .as_deref()
-        .or_else(|| model.shape(&member.shape).and_then(|s| s.location_name.as_deref()))
+        .or_else(|| {
+            model
+                .shape(&member.shape)
+                .and_then(|s| s.location_name.as_deref())
+        })
         .unwrap_or(name)
 }
 

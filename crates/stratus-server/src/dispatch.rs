@@ -5,7 +5,10 @@ use std::time::Instant;
 use http::HeaderMap;
 use stratus_core::{AwsError, RequestContext, new_request_id};
 use stratus_model::{Protocol, ServiceModel};
-use stratus_protocol::{HttpRequest, HttpResponse, decode_input, encode_error, encode_output, parse_form, validate_input};
+use stratus_protocol::{
+    HttpRequest, HttpResponse, decode_input, encode_error, encode_output, parse_form,
+    validate_input,
+};
 
 use crate::identity::{self, DEFAULT_REGION};
 use crate::routing::{self, Target};
@@ -49,9 +52,18 @@ pub async fn handle(shared: &Shared, req: Incoming<'_>) -> HttpResponse {
     let query_model = target.service.query_model();
     let wire_model = wire_model(&target, model, query_model);
     if let Err(err) = identity::check(shared.auth, &shared.credentials, sig.as_ref(), &signed) {
-        return finish(shared, &target, &err.code.clone(), started, encode_error(model, query_model, target.protocol, &err, &request_id));
+        return finish(
+            shared,
+            &target,
+            &err.code.clone(),
+            started,
+            encode_error(model, query_model, target.protocol, &err, &request_id),
+        );
     }
-    let access_key = sig.as_ref().map(|s| s.access_key.clone()).unwrap_or_default();
+    let access_key = sig
+        .as_ref()
+        .map(|s| s.access_key.clone())
+        .unwrap_or_default();
     let region = sig
         .as_ref()
         .map(|s| s.region.as_str())
@@ -78,7 +90,13 @@ pub async fn handle(shared: &Shared, req: Incoming<'_>) -> HttpResponse {
         body: req.body,
     };
     let result = async {
-        let input = decode_input(wire_model, target.protocol, &target.operation, &http_req, form.as_deref())?;
+        let input = decode_input(
+            wire_model,
+            target.protocol,
+            &target.operation,
+            &http_req,
+            form.as_deref(),
+        )?;
         validate_input(model, &target.operation, &input).map_err(|e| {
             let mut err = e.to_aws(model);
             if let Some(code) = target.service.validation_error_code()
@@ -94,7 +112,13 @@ pub async fn handle(shared: &Shared, req: Incoming<'_>) -> HttpResponse {
     let (code, resp) = match result {
         Ok(output) => (
             "200".to_string(),
-            encode_output(wire_model, target.protocol, &target.operation, &output, &request_id),
+            encode_output(
+                wire_model,
+                target.protocol,
+                &target.operation,
+                &output,
+                &request_id,
+            ),
         ),
         Err(err) => {
             let resp = encode_error(model, query_model, target.protocol, &err, &request_id);
@@ -106,16 +130,28 @@ pub async fn handle(shared: &Shared, req: Incoming<'_>) -> HttpResponse {
 
 /// The model whose wire names apply: a query request to an `awsQueryCompatible`
 /// service speaks the query edition.
-fn wire_model<'a>(target: &Target, model: &'a ServiceModel, query_model: Option<&'a ServiceModel>) -> &'a ServiceModel {
+fn wire_model<'a>(
+    target: &Target,
+    model: &'a ServiceModel,
+    query_model: Option<&'a ServiceModel>,
+) -> &'a ServiceModel {
     match (target.protocol, query_model) {
         (Protocol::AwsQuery, Some(qm)) => qm,
         _ => model,
     }
 }
 
-fn finish(shared: &Shared, target: &Target, code: &str, started: Instant, resp: HttpResponse) -> HttpResponse {
+fn finish(
+    shared: &Shared,
+    target: &Target,
+    code: &str,
+    started: Instant,
+    resp: HttpResponse,
+) -> HttpResponse {
     let elapsed = started.elapsed();
-    shared.metrics.record(&target.service_name, &target.operation, code, elapsed);
+    shared
+        .metrics
+        .record(&target.service_name, &target.operation, code, elapsed);
     tracing::debug!(
         service = %target.service_name,
         operation = %target.operation,
@@ -136,15 +172,22 @@ fn unrouted_error(err: &AwsError, request_id: &str, query: bool) -> HttpResponse
             xml_escape(&err.code),
             xml_escape(&err.message)
         );
-        return HttpResponse::new(status, "text/xml", body.into_bytes()).header("x-amzn-RequestId", request_id);
+        return HttpResponse::new(status, "text/xml", body.into_bytes())
+            .header("x-amzn-RequestId", request_id);
     }
     let body = serde_json::json!({"__type": err.code, "message": err.message});
-    HttpResponse::new(status, "application/json", serde_json::to_vec(&body).unwrap_or_default())
-        .header("x-amzn-RequestId", request_id)
+    HttpResponse::new(
+        status,
+        "application/json",
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+    .header("x-amzn-RequestId", request_id)
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Older SQS clients POST query requests to the queue URL itself and leave

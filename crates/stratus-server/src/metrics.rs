@@ -66,13 +66,21 @@ impl Metrics {
             .ops
             .read()
             .iter()
-            .flat_map(|(s, ops)| ops.iter().map(move |(o, h)| (s.clone(), o.clone(), h.clone())))
+            .flat_map(|(s, ops)| {
+                ops.iter()
+                    .map(move |(o, h)| (s.clone(), o.clone(), h.clone()))
+            })
             .collect();
         all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut out = String::new();
         out.push_str("# HELP stratus_requests_total Requests handled, by service, operation and result code.\n# TYPE stratus_requests_total counter\n");
         for (s, o, h) in &all {
-            let mut codes: Vec<(String, u64)> = h.errors.lock().iter().map(|(c, n)| (c.clone(), *n)).collect();
+            let mut codes: Vec<(String, u64)> = h
+                .errors
+                .lock()
+                .iter()
+                .map(|(c, n)| (c.clone(), *n))
+                .collect();
             codes.push(("200".to_string(), h.ok.load(Ordering::Relaxed)));
             codes.sort();
             for (c, n) in codes.into_iter().filter(|(_, n)| *n > 0) {
@@ -119,7 +127,12 @@ mod tests {
     fn renders_counts_and_histograms() {
         let m = Metrics::default();
         m.record("sqs", "SendMessage", "200", Duration::from_micros(50));
-        m.record("sqs", "SendMessage", "QueueDoesNotExist", Duration::from_millis(2));
+        m.record(
+            "sqs",
+            "SendMessage",
+            "QueueDoesNotExist",
+            Duration::from_millis(2),
+        );
         let text = m.render();
         assert!(text.contains(
             "stratus_requests_total{service=\"sqs\",operation=\"SendMessage\",code=\"200\"} 1"

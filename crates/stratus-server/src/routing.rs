@@ -16,14 +16,17 @@ pub struct Target {
     pub operation: String,
 }
 
+/// A service with the name it is registered under.
+type Named = (String, Arc<dyn Service>);
+
 /// Routing tables built once from the registered services' models.
 pub struct Router {
     /// `X-Amz-Target` prefix (`AmazonSQS`) → service.
-    targets: HashMap<String, (String, Arc<dyn Service>)>,
+    targets: HashMap<String, Named>,
     /// Query `Action` → services that define it.
-    actions: HashMap<String, Vec<(String, Arc<dyn Service>)>>,
+    actions: HashMap<String, Vec<Named>>,
     /// Signing name → service.
-    by_signing_name: HashMap<String, (String, Arc<dyn Service>)>,
+    by_signing_name: HashMap<String, Named>,
     rest: Vec<(String, Arc<dyn Service>, RestRouter)>,
 }
 
@@ -39,10 +42,13 @@ impl Router {
         names.sort_by(|a, b| a.0.cmp(b.0));
         for (name, svc) in names {
             let model = svc.model();
-            r.by_signing_name
-                .insert(model.signing_name().to_string(), (name.clone(), svc.clone()));
+            r.by_signing_name.insert(
+                model.signing_name().to_string(),
+                (name.clone(), svc.clone()),
+            );
             if let Some(prefix) = &model.metadata.target_prefix {
-                r.targets.insert(prefix.clone(), (name.clone(), svc.clone()));
+                r.targets
+                    .insert(prefix.clone(), (name.clone(), svc.clone()));
             }
             let query_model = match model.protocol() {
                 Protocol::AwsQuery => Some(model),
@@ -57,7 +63,8 @@ impl Router {
                 }
             }
             if matches!(model.protocol(), Protocol::RestJson1 | Protocol::RestXml) {
-                r.rest.push((name.clone(), svc.clone(), RestRouter::new(model)));
+                r.rest
+                    .push((name.clone(), svc.clone(), RestRouter::new(model)));
             }
         }
         r
@@ -77,7 +84,10 @@ impl Router {
         if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
             let (prefix, op) = target.rsplit_once('.').unwrap_or((target, ""));
             let (name, svc) = self.targets.get(prefix).ok_or_else(|| {
-                AwsError::new("UnknownOperationException", format!("Unknown target {target}"))
+                AwsError::new(
+                    "UnknownOperationException",
+                    format!("Unknown target {target}"),
+                )
             })?;
             let protocol = svc.model().protocol();
             return Ok(Target {
@@ -96,9 +106,9 @@ impl Router {
                     .and_then(|s| c.iter().find(|(_, svc)| svc.model().signing_name() == s))
                     .or_else(|| c.first())
             });
-            let Some((name, svc)) = chosen.or_else(|| {
-                signing_service.and_then(|s| self.by_signing_name.get(s))
-            }) else {
+            let Some((name, svc)) =
+                chosen.or_else(|| signing_service.and_then(|s| self.by_signing_name.get(s)))
+            else {
                 return Err(AwsError::unknown_operation(action));
             };
             return Ok(Target {

@@ -52,7 +52,11 @@ pub struct Server {
 
 impl Server {
     /// Bind the port (port 0 picks a free one).
-    pub async fn bind(config: ServerConfig, registry: Arc<Registry>, started: Instant) -> std::io::Result<Self> {
+    pub async fn bind(
+        config: ServerConfig,
+        registry: Arc<Registry>,
+        started: Instant,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
         let shared = Arc::new(Shared {
             router: Router::new(&registry),
@@ -119,12 +123,21 @@ async fn serve(shared: Arc<Shared>, req: Request<Body>) -> Response<Full<Bytes>>
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     if let Some(internal) = path.strip_prefix("/_stratus/") {
-        return internal_endpoint(&shared, parts.method.as_str(), internal, parts.uri.query().unwrap_or(""));
+        return internal_endpoint(
+            &shared,
+            parts.method.as_str(),
+            internal,
+            parts.uri.query().unwrap_or(""),
+        );
     }
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return plain(413, "text/plain", "request body too large or unreadable".into());
+            return plain(
+                413,
+                "text/plain",
+                "request body too large or unreadable".into(),
+            );
         }
     };
     let resp = dispatch::handle(
@@ -155,7 +168,12 @@ fn plain(status: u16, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>
     to_hyper(HttpResponse::new(status, content_type, body))
 }
 
-fn internal_endpoint(shared: &Shared, method: &str, path: &str, query: &str) -> Response<Full<Bytes>> {
+fn internal_endpoint(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: &str,
+) -> Response<Full<Bytes>> {
     match path {
         "health" => {
             let mut services = serde_json::Map::new();
@@ -172,13 +190,25 @@ fn internal_endpoint(shared: &Shared, method: &str, path: &str, query: &str) -> 
                 "auth": match shared.auth { AuthMode::Accept => "accept", AuthMode::Verify => "verify" },
                 "services": services,
             });
-            plain(200, "application/json", serde_json::to_vec_pretty(&body).unwrap_or_default())
+            plain(
+                200,
+                "application/json",
+                serde_json::to_vec_pretty(&body).unwrap_or_default(),
+            )
         }
-        "metrics" => plain(200, "text/plain; version=0.0.4", shared.metrics.render().into_bytes()),
+        "metrics" => plain(
+            200,
+            "text/plain; version=0.0.4",
+            shared.metrics.render().into_bytes(),
+        ),
         // `/_stratus/<service>/<path>`: documents a service serves itself.
         _ => match path.split_once('/') {
             Some((name, rest)) if method == "GET" => {
-                match shared.registry.get(name).and_then(|svc| svc.internal_get(rest, query)) {
+                match shared
+                    .registry
+                    .get(name)
+                    .and_then(|svc| svc.internal_get(rest, query))
+                {
                     Some((content_type, body)) => plain(200, &content_type, body),
                     None => plain(404, "text/plain", b"unknown Stratus endpoint".to_vec()),
                 }

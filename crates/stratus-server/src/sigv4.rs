@@ -40,7 +40,13 @@ pub fn parse(headers: &HeaderMap, query: &str) -> Option<Signature> {
             .get("x-amz-date")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        return build(credential?, signed.unwrap_or(""), signature.unwrap_or(""), amz_date, false);
+        return build(
+            credential?,
+            signed.unwrap_or(""),
+            signature.unwrap_or(""),
+            amz_date,
+            false,
+        );
     }
     if query.contains("X-Amz-Credential") {
         let mut credential = None;
@@ -67,7 +73,13 @@ pub fn parse(headers: &HeaderMap, query: &str) -> Option<Signature> {
     None
 }
 
-fn build(credential: &str, signed: &str, signature: &str, amz_date: &str, presigned: bool) -> Option<Signature> {
+fn build(
+    credential: &str,
+    signed: &str,
+    signature: &str,
+    amz_date: &str,
+    presigned: bool,
+) -> Option<Signature> {
     let mut parts = credential.split('/');
     let access_key = parts.next()?.to_string();
     let date = parts.next().unwrap_or_default().to_string();
@@ -121,7 +133,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub fn compute(sig: &Signature, req: &SignedRequest<'_>, secret: &str) -> String {
     // S3 signs the path as sent; every other service encodes it once more.
     let canonical_uri = if sig.service == "s3" {
-        if req.path.is_empty() { "/".to_string() } else { req.path.to_string() }
+        if req.path.is_empty() {
+            "/".to_string()
+        } else {
+            req.path.to_string()
+        }
     } else {
         let p = if req.path.is_empty() { "/" } else { req.path };
         p.split('/').map(uri_encode).collect::<Vec<_>>().join("/")
@@ -152,7 +168,11 @@ pub fn compute(sig: &Signature, req: &SignedRequest<'_>, secret: &str) -> String
     }
     // Presigned S3 URLs sign no payload; other services' presigned requests
     // (botocore's SigV4QueryAuth) sign the body's hash like header-signed ones.
-    let payload_hash = match req.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+    let payload_hash = match req
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(h) => h.to_string(),
         None if sig.presigned && sig.service == "s3" => "UNSIGNED-PAYLOAD".to_string(),
         None => hex::encode(Sha256::digest(req.body)),
@@ -174,7 +194,11 @@ pub fn compute(sig: &Signature, req: &SignedRequest<'_>, secret: &str) -> String
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
     );
     let mut key = hmac(format!("AWS4{secret}").as_bytes(), sig.date.as_bytes());
-    for part in [sig.region.as_bytes(), sig.service.as_bytes(), b"aws4_request"] {
+    for part in [
+        sig.region.as_bytes(),
+        sig.service.as_bytes(),
+        b"aws4_request",
+    ] {
         key = hmac(&key, part);
     }
     hex::encode(hmac(&key, string_to_sign.as_bytes()))
@@ -198,8 +222,14 @@ mod tests {
     #[test]
     fn aws_test_suite_get_vanilla() {
         let mut headers = HeaderMap::new();
-        headers.insert("host", http::HeaderValue::from_static("example.amazonaws.com"));
-        headers.insert("x-amz-date", http::HeaderValue::from_static("20150830T123600Z"));
+        headers.insert(
+            "host",
+            http::HeaderValue::from_static("example.amazonaws.com"),
+        );
+        headers.insert(
+            "x-amz-date",
+            http::HeaderValue::from_static("20150830T123600Z"),
+        );
         headers.insert(
             "authorization",
             http::HeaderValue::from_static(
@@ -209,8 +239,18 @@ mod tests {
         let sig = parse(&headers, "").unwrap_or_else(|| panic!("parse"));
         assert_eq!(sig.access_key, "AKIDEXAMPLE");
         assert_eq!(sig.region, "us-east-1");
-        let req = SignedRequest { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
-        assert!(verify(&sig, &req, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"));
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        assert!(verify(
+            &sig,
+            &req,
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+        ));
         assert!(!verify(&sig, &req, "wrong"));
     }
 }

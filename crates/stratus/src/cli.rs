@@ -48,7 +48,12 @@ pub struct StartArgs {
     pub auth: AuthArg,
 
     /// Credentials for `--auth verify`, as `ACCESS_KEY:SECRET`, comma-separated.
-    #[arg(long, env = "STRATUS_CREDENTIALS", value_delimiter = ',', default_value = "test:test")]
+    #[arg(
+        long,
+        env = "STRATUS_CREDENTIALS",
+        value_delimiter = ',',
+        default_value = "test:test"
+    )]
     pub credentials: Vec<String>,
 
     /// Log filter (tracing syntax), e.g. `info`, `debug`, `stratus_sqs=trace`.

@@ -33,7 +33,10 @@ async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
         StoreKind::Sqlite => {
             let store = SqliteStore::open(&args.data_dir)
                 .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
-            (Arc::new(store), format!("sqlite:{}", args.data_dir.display()))
+            (
+                Arc::new(store),
+                format!("sqlite:{}", args.data_dir.display()),
+            )
         }
     };
     // Services that call other services get this handle; it is bound once the
@@ -122,13 +125,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
