@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import raw_post, wait_until
-from events_helpers import Recorder, bodies, make_queue, receive
+from test_events_helpers import Recorder, bodies, make_queue, receive
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from events_helpers import make_queue, new_account, receive
+from test_events_helpers import make_queue, new_account, receive
 
 SOURCE = "com.exampleCorp.webStore"
 DETAIL_TYPE = "newOrderCreated"

@@ -3,7 +3,7 @@ import json
 import time
 
 from conftest import wait_until
-from events_helpers import make_queue, receive
+from test_events_helpers import make_queue, receive
 
 
 def test_state_survives_kill9(fresh_stratus):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from events_helpers import make_queue, receive
+from test_events_helpers import make_queue, receive
 
 
 @pytest.mark.slow

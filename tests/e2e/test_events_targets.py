@@ -2,7 +2,7 @@
 import json
 
 from conftest import wait_until
-from events_helpers import make_queue, receive
+from test_events_helpers import make_queue, receive
 
 
 def test_sns_topic_target(stratus, unique_name):

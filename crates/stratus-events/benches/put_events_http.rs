@@ -85,6 +85,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.0);
+    let drainers_n: usize = std::env::var("BENCH_DRAINERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -47,6 +47,9 @@
 //! connections, API destinations and endpoints are written through the store
 //! before the response.
 //!
+//! Benchmarks: `benches/put_events.rs` (in process, service path only) and
+//! `benches/put_events_http.rs` (over HTTP against a running server).
+//!
 //! Known divergences and decisions where the documentation is silent:
 //! - Events waiting for delivery or for a retry are held in memory: a crash
 //!   loses them (archived events are durable).

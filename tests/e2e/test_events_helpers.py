@@ -1,4 +1,4 @@
-"""Helpers shared by the EventBridge end-to-end tests."""
+"""Helpers shared by the EventBridge end-to-end tests (no tests here)."""
 import json
 import random
 import threading
