@@ -252,6 +252,10 @@ def test_sms_and_mobile_push_are_stored_and_recorded(stratus, unique_name):
     attrs = sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"]
     assert attrs["Enabled"] == "true" and "PlatformCredential" not in attrs
     assert app in [a["PlatformApplicationArn"] for a in sns.list_platform_applications()["PlatformApplications"]]
+    sns.set_platform_application_attributes(PlatformApplicationArn=app,
+                                            Attributes={"EventEndpointCreated": "arn:aws:sns:us-east-1:1:t"})
+    assert sns.get_platform_application_attributes(PlatformApplicationArn=app)["Attributes"][
+        "EventEndpointCreated"] == "arn:aws:sns:us-east-1:1:t"
     ep = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="device-token",
                                       CustomUserData="user-1")["EndpointArn"]
     assert sns.create_platform_endpoint(PlatformApplicationArn=app, Token="device-token",
@@ -278,3 +282,21 @@ def test_sms_and_mobile_push_are_stored_and_recorded(stratus, unique_name):
     sns.delete_endpoint(EndpointArn=ep)
     sns.delete_platform_application(PlatformApplicationArn=app)
     expect_error(sns.get_platform_application_attributes, "NotFound", PlatformApplicationArn=app)
+
+
+def test_throttle_policy_spaces_deliveries(sns, endpoint, unique_name):
+    topic = sns.create_topic(Name=unique_name())["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url, Attributes={
+        "DeliveryPolicy": json.dumps({"throttlePolicy": {"maxReceivesPerSecond": 4}})})
+    confirm_via_url(endpoint)
+    sub = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"]
+    effective = json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+                           ["EffectiveDeliveryPolicy"])
+    assert effective["throttlePolicy"] == {"maxReceivesPerSecond": 4}
+    for i in range(5):
+        sns.publish(TopicArn=topic, Message=f"t{i}")
+    notes = endpoint.wait_for("Notification", 5)
+    assert len(notes) == 5
+    times = sorted(n["at"] for n in notes)
+    # Five deliveries at 4 per second take at least a second.
+    assert times[-1] - times[0] >= 0.9, times

@@ -292,6 +292,9 @@ impl SnsService {
         }
         let mut schedule = route.policy.retry.schedule().into_iter();
         let failure = loop {
+            if let Some(t) = &route.throttle {
+                t.wait().await;
+            }
             match self.http.post(url, &headers, body.clone()).await {
                 Outcome::Delivered => return,
                 Outcome::Rejected(status) => {

@@ -200,6 +200,7 @@ impl SnsService {
                 pending,
                 token: token.clone(),
                 authenticated: !pending,
+                auth_on_unsubscribe: false,
                 deleted: false,
                 filter,
                 delivery,
@@ -236,7 +237,7 @@ impl SnsService {
 
     pub(crate) async fn op_confirm_subscription(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         input: ConfirmSubscriptionInput,
     ) -> Result<ConfirmSubscriptionResponse, AwsError> {
         // The token is the credential: confirmation links are opened without
@@ -265,13 +266,17 @@ impl SnsService {
                 return Err(invalid("Token"));
             }
             let changed = ss.pending;
+            if changed {
+                // ConfirmationWasAuthenticated: the confirming request was signed.
+                ss.authenticated = !ctx.access_key.is_empty();
+            }
             ss.pending = false;
             if input
                 .authenticate_on_unsubscribe
                 .as_deref()
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
             {
-                ss.authenticated = true;
+                ss.auth_on_unsubscribe = true;
             }
             let w = sub.record_write(&ss);
             drop(ss);
@@ -294,7 +299,7 @@ impl SnsService {
         let sub = self.subscription(&input.subscription_arn)?;
         // Unsubscribe links are opened without credentials (unless the
         // subscription was confirmed with AuthenticateOnUnsubscribe).
-        let anonymous = ctx.access_key.is_empty() && !sub.state.lock().authenticated;
+        let anonymous = ctx.access_key.is_empty() && !sub.state.lock().auth_on_unsubscribe;
         if !anonymous {
             self.authorize_subscription(ctx, &sub, "Unsubscribe")?;
         }

@@ -75,6 +75,9 @@ pub(crate) struct SubscriptionRecord {
     pub token: Option<String>,
     #[serde(default)]
     pub authenticated: bool,
+    /// Confirmed with `AuthenticateOnUnsubscribe=true`.
+    #[serde(default)]
+    pub auth_on_unsubscribe: bool,
     pub created: i64,
 }
 

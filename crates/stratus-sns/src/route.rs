@@ -2,6 +2,9 @@
 //! filter policy, raw flag, dead-letter queue and HTTP policy), so a publish
 //! does no parsing per subscriber.
 
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 use stratus_patterns::FilterPolicy;
 
 use crate::delivery_policy::{self, EffectivePolicy, TopicPolicy};
@@ -50,6 +53,33 @@ pub(crate) enum Target {
     Firehose,
 }
 
+/// `throttlePolicy.maxReceivesPerSecond`: HTTP/S deliveries of one
+/// subscription are spaced at least `interval` apart.
+pub(crate) struct Throttle {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Throttle {
+    fn new(per_second: u64) -> Self {
+        Self {
+            interval: Duration::from_secs(1) / per_second.max(1) as u32,
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Wait for this delivery's slot.
+    pub(crate) async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock();
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
 pub(crate) struct Route {
     pub sub_arn: String,
     pub protocol: Protocol,
@@ -59,6 +89,7 @@ pub(crate) struct Route {
     pub target: Target,
     pub dlq: Option<QueueRef>,
     pub policy: EffectivePolicy,
+    pub throttle: Option<Throttle>,
 }
 
 impl Route {
@@ -87,6 +118,12 @@ impl Route {
             Protocol::Application => Target::Application,
             Protocol::Firehose => Target::Firehose,
         };
+        let policy = delivery_policy::effective(topic_policy, st.delivery.as_ref());
+        let throttle = if sub.protocol.is_http() {
+            policy.max_receives_per_second.map(Throttle::new)
+        } else {
+            None
+        };
         Some(Self {
             sub_arn: sub.arn.clone(),
             protocol: sub.protocol,
@@ -98,7 +135,25 @@ impl Route {
             filter: st.filter.clone(),
             target,
             dlq: crate::subscription::redrive_target(&st.attrs).and_then(|a| QueueRef::parse(&a)),
-            policy: delivery_policy::effective(topic_policy, st.delivery.as_ref()),
+            policy,
+            throttle,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_spaces_deliveries() {
+        let t = Throttle::new(4);
+        let start = tokio::time::Instant::now();
+        for _ in 0..5 {
+            t.wait().await;
+        }
+        // The first goes at once, the next four 250 ms apart.
+        assert!(start.elapsed() >= Duration::from_millis(1000));
+        assert!(start.elapsed() < Duration::from_millis(1100));
     }
 }

@@ -67,7 +67,10 @@ pub(crate) struct SubState {
     pub attrs: BTreeMap<String, String>,
     pub pending: bool,
     pub token: Option<String>,
+    /// ConfirmationWasAuthenticated.
     pub authenticated: bool,
+    /// Unsubscribing needs a signed request (AuthenticateOnUnsubscribe).
+    pub auth_on_unsubscribe: bool,
     pub deleted: bool,
     pub filter: Option<FilterPolicy>,
     pub delivery: Option<SubscriptionPolicy>,
@@ -102,6 +105,7 @@ impl Subscription {
                 pending: r.pending,
                 token: r.token,
                 authenticated: r.authenticated,
+                auth_on_unsubscribe: r.auth_on_unsubscribe,
                 deleted: false,
                 filter,
                 delivery,
@@ -120,6 +124,7 @@ impl Subscription {
             pending: st.pending,
             token: st.token.clone(),
             authenticated: st.authenticated,
+            auth_on_unsubscribe: st.auth_on_unsubscribe,
             created: self.created,
         }
     }
