@@ -102,25 +102,62 @@ async fn run(registry: RegistryHandle, mut rx: mpsc::UnboundedReceiver<LogBatch>
                 created.insert(key.clone());
             }
             events.sort_by_key(|e| e.0);
-            for chunk in events.chunks(10_000) {
+            for chunk in put_log_chunks(&events) {
+                // As on AWS, each line keeps its newline: no message is empty.
                 let log_events: Vec<_> = chunk
                     .iter()
-                    .map(|(t, m)| json!({"timestamp": t, "message": m}))
+                    .map(|(t, m)| json!({"timestamp": t, "message": format!("{m}\n")}))
                     .collect();
-                if let Err(e) = reg
-                    .call(
-                        "logs",
-                        &ctx,
-                        "PutLogEvents",
-                        json!({"logGroupName": group, "logStreamName": stream, "logEvents": log_events}),
-                    )
-                    .await
-                {
-                    tracing::debug!(%group, %stream, "PutLogEvents failed: {e}");
+                let input = json!({"logGroupName": group, "logStreamName": stream, "logEvents": log_events});
+                if let Err(e) = reg.call("logs", &ctx, "PutLogEvents", input.clone()).await {
+                    // The group or stream may have been deleted by the user: recreate, retry once.
+                    tracing::debug!(%group, %stream, "PutLogEvents failed: {e}; recreating the stream");
+                    let _ = reg
+                        .call(
+                            "logs",
+                            &ctx,
+                            "CreateLogGroup",
+                            json!({"logGroupName": group}),
+                        )
+                        .await;
+                    let _ = reg
+                        .call(
+                            "logs",
+                            &ctx,
+                            "CreateLogStream",
+                            json!({"logGroupName": group, "logStreamName": stream}),
+                        )
+                        .await;
+                    if let Err(e) = reg.call("logs", &ctx, "PutLogEvents", input).await {
+                        tracing::warn!(%group, %stream, "function log lines dropped: {e}");
+                    }
                 }
             }
         }
     }
+}
+
+/// Split into PutLogEvents batches within AWS's limits: 10,000 events and
+/// 1,048,576 bytes, counting 26 bytes per event plus the message and its newline.
+fn put_log_chunks(events: &[(u64, String)]) -> Vec<&[(u64, String)]> {
+    const MAX_EVENTS: usize = 10_000;
+    const MAX_BYTES: usize = 1_048_576;
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, (_, m)) in events.iter().enumerate() {
+        let size = m.len() + 1 + 26;
+        if i > start && (i - start >= MAX_EVENTS || bytes + size > MAX_BYTES) {
+            chunks.push(&events[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        chunks.push(&events[start..]);
+    }
+    chunks
 }
 
 fn add(pending: &mut HashMap<StreamKey, Vec<(u64, String)>>, b: LogBatch) -> usize {
@@ -129,4 +166,20 @@ fn add(pending: &mut HashMap<StreamKey, Vec<(u64, String)>>, b: LogBatch) -> usi
         .or_default();
     list.extend(b.events);
     list.len()
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::put_log_chunks;
+
+    #[test]
+    fn batches_respect_count_and_size_limits() {
+        let small: Vec<(u64, String)> = (0..25_000).map(|i| (i, "x".to_string())).collect();
+        let sizes: Vec<usize> = put_log_chunks(&small).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![10_000, 10_000, 5_000]);
+        let big: Vec<(u64, String)> = (0..5).map(|i| (i, "y".repeat(400_000))).collect();
+        let sizes: Vec<usize> = put_log_chunks(&big).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![2, 2, 1]);
+        assert!(put_log_chunks(&[]).is_empty());
+    }
 }
