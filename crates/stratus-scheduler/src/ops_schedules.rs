@@ -231,13 +231,15 @@ impl SchedulerService {
             // changes (updating the target must not fire it again at once).
             let keep_anchor = (existing.rec.expression == spec.expression
                 && existing.rec.start == spec.start)
-                .then_some(existing.rec.anchor);
+                .then_some((existing.rec.anchor, existing.rec.next));
             // Every field is replaced: omitted optional members return to their defaults.
             let mut s = spec.into_schedule(ctx, expr, tz, now, created, generation);
             s.rec.client_token = token;
-            if let Some(anchor) = keep_anchor {
+            if let Some((anchor, next)) = keep_anchor {
+                // Keep the occurrence already planned: recomputing it from `now`
+                // could land on the one that just fired (same-second update).
                 s.rec.anchor = anchor;
-                s.rec.next = s.timing().next_after(now - 1);
+                s.rec.next = next;
             }
             let writes = vec![persist::put_schedule(&s.rec)];
             let skey = ScheduleKey::of(&s.rec);

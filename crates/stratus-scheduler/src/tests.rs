@@ -645,10 +645,8 @@ async fn updating_the_target_keeps_a_rate_cadence() {
     let target = json!({ "Arn": arn, "RoleArn": ROLE, "Input": "tock" });
     env.ok("UpdateSchedule", schedule("hourly", "rate(1 hour)", target))
         .await;
-    assert!(
-        env.receive(&url, 2).await.is_none(),
-        "no extra firing on update"
-    );
+    let extra = env.receive(&url, 2).await;
+    assert!(extra.is_none(), "no extra firing on update: {extra:?}");
     // A new expression starts a new cadence, from now.
     let target = json!({ "Arn": arn, "RoleArn": ROLE, "Input": "new" });
     env.ok(
