@@ -81,24 +81,8 @@ async fn run(registry: RegistryHandle, mut rx: mpsc::UnboundedReceiver<LogBatch>
             let (account, region, group, stream) = key.clone();
             let ctx = RequestContext::new(account.clone(), region.clone());
             if !created.contains(&key) {
-                if groups.insert((account.clone(), region.clone(), group.clone())) {
-                    let _ = reg
-                        .call(
-                            "logs",
-                            &ctx,
-                            "CreateLogGroup",
-                            json!({"logGroupName": group}),
-                        )
-                        .await;
-                }
-                let _ = reg
-                    .call(
-                        "logs",
-                        &ctx,
-                        "CreateLogStream",
-                        json!({"logGroupName": group, "logStreamName": stream}),
-                    )
-                    .await;
+                let new_group = groups.insert((account.clone(), region.clone(), group.clone()));
+                create_stream(&reg, &ctx, &group, &stream, new_group).await;
                 created.insert(key.clone());
             }
             events.sort_by_key(|e| e.0);
@@ -112,22 +96,7 @@ async fn run(registry: RegistryHandle, mut rx: mpsc::UnboundedReceiver<LogBatch>
                 if let Err(e) = reg.call("logs", &ctx, "PutLogEvents", input.clone()).await {
                     // The group or stream may have been deleted by the user: recreate, retry once.
                     tracing::debug!(%group, %stream, "PutLogEvents failed: {e}; recreating the stream");
-                    let _ = reg
-                        .call(
-                            "logs",
-                            &ctx,
-                            "CreateLogGroup",
-                            json!({"logGroupName": group}),
-                        )
-                        .await;
-                    let _ = reg
-                        .call(
-                            "logs",
-                            &ctx,
-                            "CreateLogStream",
-                            json!({"logGroupName": group, "logStreamName": stream}),
-                        )
-                        .await;
+                    create_stream(&reg, &ctx, &group, &stream, true).await;
                     if let Err(e) = reg.call("logs", &ctx, "PutLogEvents", input).await {
                         tracing::warn!(%group, %stream, "function log lines dropped: {e}");
                     }
@@ -135,6 +104,35 @@ async fn run(registry: RegistryHandle, mut rx: mpsc::UnboundedReceiver<LogBatch>
             }
         }
     }
+}
+
+/// Create the log stream (and, when asked, its group); "already exists" answers
+/// are expected and ignored.
+async fn create_stream(
+    reg: &stratus_core::Registry,
+    ctx: &RequestContext,
+    group: &str,
+    stream: &str,
+    with_group: bool,
+) {
+    if with_group {
+        let _ = reg
+            .call(
+                "logs",
+                ctx,
+                "CreateLogGroup",
+                json!({"logGroupName": group}),
+            )
+            .await;
+    }
+    let _ = reg
+        .call(
+            "logs",
+            ctx,
+            "CreateLogStream",
+            json!({"logGroupName": group, "logStreamName": stream}),
+        )
+        .await;
 }
 
 /// Split into PutLogEvents batches within AWS's limits: 10,000 events and
