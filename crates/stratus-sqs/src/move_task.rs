@@ -295,11 +295,12 @@ async fn run(weak: Weak<SqsService>, task: Arc<MoveTask>) {
             }
         }
         let mut moved_now = 0;
+        let mut dests = Vec::new();
         for (d, msgs) in by_dest {
             match svc.queue_by_arn(&d).filter(|_| !d.is_empty()) {
                 Some(dest) => {
                     moved_now += msgs.len() as i64;
-                    writes.extend(svc.insert_foreign(&dest, msgs, None, now));
+                    dests.push((dest, msgs));
                 }
                 None => {
                     if failure.is_none() {
@@ -317,15 +318,30 @@ async fn run(weak: Weak<SqsService>, task: Arc<MoveTask>) {
             }
         }
         task.inner.lock().moved += moved_now;
-        if let Some(f) = failure {
-            finish(&task, "FAILED", Some(f));
-            writes.push(task.record());
-            let _ = svc.persist(writes).await;
-            return;
+        if let Some(f) = &failure {
+            finish(&task, "FAILED", Some(f.clone()));
         }
         writes.push(task.record());
-        if let Err(e) = svc.persist(writes).await {
-            tracing::warn!(error = %e, "sqs: move task write failed");
+        // The source's removals commit with the last destination's inserts:
+        // a crash in between leaves copies in both queues, never in neither.
+        let mut pending = Vec::new();
+        let last = dests.len().saturating_sub(1);
+        for (i, (dest, msgs)) in dests.into_iter().enumerate() {
+            let batch = if i == last {
+                std::mem::take(&mut writes)
+            } else {
+                Vec::new()
+            };
+            pending.push(svc.insert_foreign(&dest, msgs, None, now, batch));
+        }
+        pending.push(svc.enqueue(writes));
+        for p in pending {
+            if let Err(e) = p.committed().await {
+                tracing::warn!(error = %e, "sqs: move task write failed");
+            }
+        }
+        if failure.is_some() {
+            return;
         }
         drop(svc);
         match task.rate {

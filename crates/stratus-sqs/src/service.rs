@@ -303,10 +303,16 @@ impl SqsService {
     }
 
     pub(crate) async fn persist(&self, writes: Vec<Write>) -> Result<(), AwsError> {
-        if writes.is_empty() || !self.durable {
-            return Ok(());
-        }
-        self.store.apply(writes).await.map_err(store_failure)
+        self.enqueue(writes).committed().await
+    }
+
+    /// Hands `writes` to the store at once. Call it while still holding the
+    /// queue's lock: the store commits batches in the order they were handed
+    /// over, so two requests on the same messages (a receive and a delete, say)
+    /// reach the disk in the order they changed the state, and a restart never
+    /// brings back a message whose deletion was acknowledged.
+    pub(crate) fn enqueue(&self, writes: Vec<Write>) -> Pending<'_> {
+        Pending((!writes.is_empty() && self.durable).then(|| self.store.apply(writes)))
     }
 
     fn queue(&self, ctx: &RequestContext, url: &str) -> Result<Arc<QueueHandle>, AwsError> {
@@ -595,19 +601,23 @@ impl SqsService {
         SendOutcome { message_id, seq }
     }
 
-    /// Insert messages coming from another queue (dead-letter move or redrive).
+    /// Insert messages coming from another queue (dead-letter move or
+    /// redrive), appending the destination's writes to `writes` (which holds
+    /// the source's removals) and handing the whole batch to the store while
+    /// the destination is still locked: the move commits atomically, and before
+    /// anything a consumer of the destination does to the moved messages.
     pub(crate) fn insert_foreign(
         &self,
         dest: &QueueHandle,
         msgs: Vec<Msg>,
         source: Option<&QueueHandle>,
         now: i64,
-    ) -> Vec<Write> {
-        let mut writes = Vec::new();
-        {
+        mut writes: Vec<Write>,
+    ) -> Pending<'_> {
+        let pending = {
             let mut st = dest.state.lock();
             if st.deleted {
-                return writes;
+                return self.enqueue(writes);
             }
             for mut m in msgs {
                 m.generation = 0;
@@ -640,9 +650,10 @@ impl SqsService {
                 st.insert(m);
             }
             dest.drain_writes(&mut st, &mut writes);
-        }
+            self.enqueue(writes)
+        };
         dest.wake();
-        writes
+        pending
     }
 
     fn render(
@@ -959,8 +970,9 @@ async fn sweeper(weak: Weak<SqsService>) {
         let Some(svc) = weak.upgrade() else { return };
         let handles: Vec<Arc<QueueHandle>> = svc.queues.read().values().cloned().collect();
         let now = svc.now();
-        let mut writes = Vec::new();
+        let mut pending = Vec::new();
         for h in handles {
+            let mut writes = Vec::new();
             let mut st = h.state.lock();
             let before = st.count_visible();
             let expired = st.sweep(now);
@@ -973,14 +985,17 @@ async fn sweeper(weak: Weak<SqsService>) {
                     });
                 }
             }
+            pending.push(svc.enqueue(writes));
             let woke = st.count_visible() > before;
             drop(st);
             if woke {
                 h.wake();
             }
         }
-        if let Err(e) = svc.persist(writes).await {
-            tracing::warn!(error = %e, "sqs: sweeper write failed");
+        for p in pending {
+            if let Err(e) = p.committed().await {
+                tracing::warn!(error = %e, "sqs: sweeper write failed");
+            }
         }
     }
 }
@@ -1195,8 +1210,10 @@ impl SqsApi for SqsService {
                 }
             }
             h.drain_writes(&mut st, &mut writes);
+            self.enqueue(writes)
         }
-        self.persist(writes).await?;
+        .committed()
+        .await?;
         Ok(GetQueueAttributesResult {
             attributes: (!out.is_empty()).then_some(out),
         })
@@ -1252,8 +1269,10 @@ impl SqsApi for SqsService {
             st.last_purge = Some(now);
             h.drain_writes(&mut st, &mut writes);
             writes.push(h.record_write(&st));
+            self.enqueue(writes)
         }
-        self.persist(writes).await
+        .committed()
+        .await
     }
 
     async fn tag_queue(
@@ -1499,17 +1518,17 @@ impl SqsApi for SqsService {
             (p.md5_body.clone(), p.md5_attrs.clone(), p.md5_sys.clone());
         let now = self.now();
         let mut writes = Vec::new();
-        let out = {
+        let (out, pending) = {
             let mut st = h.state.lock();
             if st.deleted {
                 return Err(queue_does_not_exist());
             }
             let out = self.commit(&h, &mut st, p, delay_ms, now, &mut writes);
             h.drain_writes(&mut st, &mut writes);
-            out
+            (out, self.enqueue(writes))
         };
         h.wake();
-        self.persist(writes).await?;
+        pending.committed().await?;
         Ok(SendMessageResult {
             md5_of_message_body: Some(md5_body),
             md5_of_message_attributes: md5_attrs,
@@ -1583,7 +1602,7 @@ impl SqsApi for SqsService {
         }
         let now = self.now();
         let mut writes = Vec::new();
-        {
+        let pending = {
             let mut st = h.state.lock();
             if st.deleted {
                 return Err(queue_does_not_exist());
@@ -1602,11 +1621,12 @@ impl SqsApi for SqsService {
                 });
             }
             h.drain_writes(&mut st, &mut writes);
-        }
+            self.enqueue(writes)
+        };
         if !result.successful.is_empty() {
             h.wake();
         }
-        self.persist(writes).await?;
+        pending.committed().await?;
         Ok(result)
     }
 
@@ -1689,6 +1709,7 @@ impl SqsApi for SqsService {
             let mut messages = Vec::new();
             let mut next_timer = None;
             let mut waiting = false;
+            let mut pending = None;
             {
                 let mut st = h.state.lock();
                 if st.deleted {
@@ -1742,6 +1763,12 @@ impl SqsApi for SqsService {
                     }
                 }
                 h.drain_writes(&mut st, &mut writes);
+                // Moves to a dead-letter queue commit in one batch with the
+                // source's changes (after the DLQ's lock is taken, below);
+                // everything else is handed over in the order of the state.
+                if to_dlq.is_empty() {
+                    pending = Some(self.enqueue(std::mem::take(&mut writes)));
+                }
                 if messages.is_empty() && now < deadline {
                     next_timer = st.next_timer();
                     h.waiters.fetch_add(1, Ordering::SeqCst);
@@ -1753,9 +1780,10 @@ impl SqsApi for SqsService {
                 && let Some((dlq, _)) = &redrive
             {
                 tracing::debug!(source = %h.arn, dlq = %dlq.arn, n = to_dlq.len(), "sqs: moving messages to dead-letter queue");
-                writes.extend(self.insert_foreign(dlq, to_dlq, Some(&h), now));
+                pending = Some(self.insert_foreign(dlq, to_dlq, Some(&h), now, writes));
             }
-            if let Err(e) = self.persist(writes).await {
+            let pending = pending.unwrap_or_else(|| self.enqueue(Vec::new()));
+            if let Err(e) = pending.committed().await {
                 if waiting {
                     h.waiters.fetch_sub(1, Ordering::SeqCst);
                 }
@@ -1789,12 +1817,13 @@ impl SqsApi for SqsService {
         let h = self.queue(ctx, &input.queue_url)?;
         let (id, nonce) = handle_for(&h, &input.receipt_handle)?;
         let mut writes = Vec::new();
-        {
+        let pending = {
             let mut st = h.state.lock();
             st.delete(id, nonce);
             h.drain_writes(&mut st, &mut writes);
-        }
-        self.persist(writes).await
+            self.enqueue(writes)
+        };
+        pending.committed().await
     }
 
     async fn delete_message_batch(
@@ -1810,7 +1839,7 @@ impl SqsApi for SqsService {
         )?;
         let mut result = DeleteMessageBatchResult::default();
         let mut writes = Vec::new();
-        {
+        let pending = {
             let mut st = h.state.lock();
             for e in input.entries {
                 match handle_for(&h, &e.receipt_handle) {
@@ -1824,8 +1853,9 @@ impl SqsApi for SqsService {
                 }
             }
             h.drain_writes(&mut st, &mut writes);
-        }
-        self.persist(writes).await?;
+            self.enqueue(writes)
+        };
+        pending.committed().await?;
         Ok(result)
     }
 
@@ -1835,14 +1865,9 @@ impl SqsApi for SqsService {
         input: ChangeMessageVisibilityRequest,
     ) -> Result<(), AwsError> {
         let h = self.queue(ctx, &input.queue_url)?;
-        let mut writes = Vec::new();
-        self.change_one(
-            &h,
-            &input.receipt_handle,
-            Some(input.visibility_timeout),
-            &mut writes,
-        )?;
-        self.persist(writes).await
+        self.change_one(&h, &input.receipt_handle, Some(input.visibility_timeout))?
+            .committed()
+            .await
     }
 
     async fn change_message_visibility_batch(
@@ -1857,16 +1882,21 @@ impl SqsApi for SqsService {
             "ChangeMessageVisibilityBatchRequestEntry",
         )?;
         let mut result = ChangeMessageVisibilityBatchResult::default();
-        let mut writes = Vec::new();
+        let mut pending = Vec::new();
         for e in input.entries {
-            match self.change_one(&h, &e.receipt_handle, e.visibility_timeout, &mut writes) {
-                Ok(()) => result
-                    .successful
-                    .push(ChangeMessageVisibilityBatchResultEntry { id: e.id }),
+            match self.change_one(&h, &e.receipt_handle, e.visibility_timeout) {
+                Ok(p) => {
+                    pending.push(p);
+                    result
+                        .successful
+                        .push(ChangeMessageVisibilityBatchResultEntry { id: e.id })
+                }
                 Err(err) => result.failed.push(Self::failed(&e.id, err)),
             }
         }
-        self.persist(writes).await?;
+        for p in pending {
+            p.committed().await?;
+        }
         Ok(result)
     }
 
@@ -1901,8 +1931,7 @@ impl SqsService {
         h: &QueueHandle,
         receipt: &str,
         timeout: Option<i32>,
-        writes: &mut Vec<Write>,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Pending<'_>, AwsError> {
         let t = timeout.unwrap_or(0);
         if !(0..=43_200).contains(&t) {
             return Err(invalid_value(
@@ -1915,14 +1944,16 @@ impl SqsService {
         let now = self.now();
         let mut st = h.state.lock();
         let r = st.change_visibility(id, nonce, t as i64, now);
-        h.drain_writes(&mut st, writes);
+        let mut writes = Vec::new();
+        h.drain_writes(&mut st, &mut writes);
+        let pending = self.enqueue(writes);
         drop(st);
         match r {
             Ok(()) => {
                 if t == 0 {
                     h.wake();
                 }
-                Ok(())
+                Ok(pending)
             }
             Err(VisibilityError::NotInflight) => Err(message_not_inflight()),
             Err(VisibilityError::TooLong) => Err(invalid_value(
@@ -1957,4 +1988,16 @@ fn validate_tags(
         }
     }
     Ok(())
+}
+
+/// A batch already handed to the store; waiting on it waits for its commit.
+pub(crate) struct Pending<'a>(Option<BoxFuture<'a, Result<(), StoreError>>>);
+
+impl Pending<'_> {
+    pub(crate) async fn committed(self) -> Result<(), AwsError> {
+        match self.0 {
+            Some(commit) => commit.await.map_err(store_failure),
+            None => Ok(()),
+        }
+    }
 }
