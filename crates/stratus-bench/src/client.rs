@@ -1,4 +1,5 @@
-//! Minimal keep-alive HTTP/1.1 client speaking the SQS JSON protocol (awsJson1.0).
+//! Minimal keep-alive HTTP/1.1 client speaking the SQS JSON protocol (awsJson1.0)
+//! and, for the Lambda benchmarks, AWS's REST-JSON protocol.
 //!
 //! Every benchmark task owns one `SqsConn`, i.e. one TCP connection, so the number
 //! of connections is exactly the concurrency the user asked for. Request bodies are
@@ -11,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
@@ -75,11 +76,12 @@ pub enum Op {
     ReceiveMessage,
     DeleteMessage,
     DeleteMessageBatch,
+    GetQueueAttributes,
 }
 
 impl Op {
-    fn target(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
+    fn target(self) -> &'static str {
+        match self {
             Op::CreateQueue => "AmazonSQS.CreateQueue",
             Op::DeleteQueue => "AmazonSQS.DeleteQueue",
             Op::ListQueues => "AmazonSQS.ListQueues",
@@ -88,7 +90,8 @@ impl Op {
             Op::ReceiveMessage => "AmazonSQS.ReceiveMessage",
             Op::DeleteMessage => "AmazonSQS.DeleteMessage",
             Op::DeleteMessageBatch => "AmazonSQS.DeleteMessageBatch",
-        })
+            Op::GetQueueAttributes => "AmazonSQS.GetQueueAttributes",
+        }
     }
 }
 
@@ -96,6 +99,7 @@ impl Op {
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -118,8 +122,14 @@ impl Reply {
 const FAKE_AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/sqs/aws4_request, \
 SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
 Signature=0000000000000000000000000000000000000000000000000000000000000000";
+// Same for Lambda: the credential scope's service is what routes a REST request
+// to the right service on multi-service emulators.
+const FAKE_AUTH_LAMBDA: &str = "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/lambda/aws4_request, \
+SignedHeaders=content-type;host;x-amz-date, \
+Signature=0000000000000000000000000000000000000000000000000000000000000000";
 const AMZ_DATE: &str = "20250101T000000Z";
 const JSON_10: &str = "application/x-amz-json-1.0";
+const JSON: &str = "application/json";
 
 /// One keep-alive connection. Servers that close after every response (HTTP/1.0
 /// style, e.g. some Python dev servers) are handled by reconnecting before the next
@@ -175,30 +185,51 @@ impl SqsConn {
 
     /// Sends one SQS request and reads the whole response body.
     pub async fn call(&mut self, op: Op, body: Bytes) -> Result<Reply> {
-        let timeout = self.timeout;
-        let authority = self.endpoint.authority.clone();
-        let sender = self.ready_sender().await?;
         let request = Request::builder()
             .method(Method::POST)
             .uri("/")
-            .header(HOST, authority)
+            .header(HOST, self.endpoint.authority.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static(JSON_10))
             .header("x-amz-target", op.target())
             .header("x-amz-date", HeaderValue::from_static(AMZ_DATE))
             .header(AUTHORIZATION, HeaderValue::from_static(FAKE_AUTH))
             .body(Full::new(body))?;
+        self.exchange(request, &format!("{op:?}")).await
+    }
+
+    /// Sends one Lambda REST-JSON request (`path` includes the API version
+    /// prefix, e.g. `/2015-03-31/functions`) and reads the whole response body.
+    pub async fn lambda(&mut self, method: Method, path: &str, body: Bytes) -> Result<Reply> {
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(HOST, self.endpoint.authority.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static(JSON))
+            .header("x-amz-date", HeaderValue::from_static(AMZ_DATE))
+            .header(AUTHORIZATION, HeaderValue::from_static(FAKE_AUTH_LAMBDA))
+            .body(Full::new(body))?;
+        self.exchange(request, &format!("{method} {path}")).await
+    }
+
+    async fn exchange(&mut self, request: Request<Full<Bytes>>, what: &str) -> Result<Reply> {
+        let timeout = self.timeout;
+        let sender = self.ready_sender().await?;
         let exchange = async {
             let response = sender.send_request(request).await?;
-            let status = response.status();
-            let body = response.into_body().collect().await?.to_bytes();
-            anyhow::Ok(Reply { status, body })
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            anyhow::Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => {
                 // The connection is in an unknown state after a timeout: drop it.
                 self.sender = None;
-                bail!("{op:?} timed out after {timeout:?}")
+                bail!("{what} timed out after {timeout:?}")
             }
         }
     }

@@ -1,15 +1,20 @@
-//! `stratus-bench`: a load generator for SQS-compatible emulators (Stratus and its
-//! peers), written in Rust so that the client is not the bottleneck.
+//! `stratus-bench`: a load generator for SQS- and Lambda-compatible emulators
+//! (Stratus and its peers), written in Rust so that the client is not the
+//! bottleneck.
 //!
-//! Each subcommand lives in its own module; `client` and `sqs` hold the shared
-//! HTTP and SQS plumbing, `stats` the latency/error bookkeeping, `procfs` the RSS
-//! readings.
+//! Each subcommand lives in its own module; `client`, `sqs` and `lambda` hold the
+//! shared HTTP, SQS and Lambda plumbing, `stats` the latency/error bookkeeping,
+//! `procfs` the RSS readings.
 
 mod all;
 mod client;
 mod depth;
 mod drain;
 mod fill;
+mod lambda;
+mod lambda_cold;
+mod lambda_sqs;
+mod lambda_warm;
 mod null_server;
 mod procfs;
 mod roundtrip;
@@ -28,7 +33,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "stratus-bench",
     version,
-    about = "SQS benchmark client for Stratus and peer emulators"
+    about = "SQS and Lambda benchmark client for Stratus and peer emulators"
 )]
 struct Cli {
     /// Tokio worker threads for this process. On a small machine the client shares
@@ -55,6 +60,12 @@ enum Command {
     Roundtrip(roundtrip::RoundtripArgs),
     /// Memory per million messages and receive latency as the queue grows.
     Depth(depth::DepthArgs),
+    /// Warm Invoke of a no-op Python function: latency at c=1, invocations/s at N.
+    LambdaWarm(lambda_warm::LambdaWarmArgs),
+    /// Cold starts of a no-op Python function (Invoke sent -> handler running).
+    LambdaCold(lambda_cold::LambdaColdArgs),
+    /// Pre-filled SQS queue consumed by a function through an event source mapping.
+    LambdaSqs(lambda_sqs::LambdaSqsArgs),
     /// send + drain + roundtrip against one endpoint.
     All(all::AllArgs),
     /// Render JSON results of several emulators into a markdown table.
@@ -98,6 +109,9 @@ fn main() -> Result<()> {
             Command::Drain(args) => drain::run(args).await,
             Command::Roundtrip(args) => roundtrip::run(args).await,
             Command::Depth(args) => depth::run(args).await,
+            Command::LambdaWarm(args) => lambda_warm::run(args).await,
+            Command::LambdaCold(args) => lambda_cold::run(args).await,
+            Command::LambdaSqs(args) => lambda_sqs::run(args).await,
             Command::All(args) => all::run(args).await,
             Command::Summary(args) => summary::run(&args),
             Command::FreePort => free_port(),

@@ -77,7 +77,7 @@ pub fn delete_batch_body(queue_url: &str, receipt_handles: &[String]) -> Bytes {
     to_bytes(&json!({ "QueueUrl": queue_url, "Entries": entries }))
 }
 
-fn parse_json(reply: &Reply) -> Result<Value> {
+pub fn parse_json(reply: &Reply) -> Result<Value> {
     if !reply.is_ok() {
         bail!("{}", reply.describe());
     }
@@ -191,6 +191,7 @@ mod tests {
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
             status: StatusCode::from_u16(status).unwrap(),
+            headers: http::HeaderMap::new(),
             body: Bytes::from(body.to_string()),
         }
     }

@@ -88,7 +88,7 @@ fn resolve_uncached(runtime: &str) -> Result<Launcher, String> {
     if let Some(v) = runtime.strip_prefix("python") {
         let exact = format!("python{v}");
         if let Some(p) = which(&exact) {
-            return Ok(Launcher::Python(p));
+            return Ok(Launcher::Python(real_python(&p, v).unwrap_or(p)));
         }
         let found = which("python3").map(|p| {
             let ver = version_of(
@@ -98,7 +98,9 @@ fn resolve_uncached(runtime: &str) -> Result<Launcher, String> {
             (p, ver)
         });
         return match found {
-            Some((p, Some(ver))) if ver == v => Ok(Launcher::Python(p)),
+            Some((p, Some(ver))) if ver == v => {
+                Ok(Launcher::Python(real_python(&p, v).unwrap_or(p)))
+            }
             Some((_, ver)) => Err(format!(
                 "Stratus cannot run {runtime}: no {exact} interpreter on PATH and python3 is version {}",
                 ver.unwrap_or_else(|| "unknown".into())
@@ -142,6 +144,24 @@ fn which(name: &str) -> Option<PathBuf> {
 pub(crate) fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The interpreter a `python` found on PATH really runs, when it is version
+/// `version`. Version managers (pyenv, asdf) put shell-script shims on PATH
+/// that pick the interpreter on every start, which costs a cold start ~100 ms;
+/// asking the interpreter once for `sys.executable` skips the shim from then
+/// on (a later change of the manager's selection applies after a restart).
+fn real_python(bin: &Path, version: &str) -> Option<PathBuf> {
+    let out = version_of(
+        bin,
+        &[
+            "-c",
+            "import sys;print('%d.%d'%sys.version_info[:2]);print(sys.executable)",
+        ],
+    )?;
+    let mut lines = out.lines();
+    let (found, exe) = (lines.next()?.trim(), PathBuf::from(lines.next()?.trim()));
+    (found == version && exe.is_absolute() && is_executable(&exe)).then_some(exe)
 }
 
 fn version_of(bin: &Path, args: &[&str]) -> Option<String> {
