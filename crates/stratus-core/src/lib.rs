@@ -6,6 +6,7 @@
 //! canonical JSON document (the shape `awsJson` would put on the wire), so the
 //! same call works from HTTP, from another service, or from a test.
 
+pub mod clock;
 mod context;
 mod error;
 mod registry;

@@ -58,7 +58,6 @@
 //!   errors raised here (name patterns, limits on in-process calls) use
 //!   `InvalidParameterException` with the Coral wording.
 mod client;
-mod clock;
 mod errors;
 mod events;
 mod filters;
@@ -78,7 +77,6 @@ mod tests;
 mod tokens;
 
 pub use client::{append_events, ensure_stream};
-pub use clock::{Clock, ManualClock, SystemClock};
 /// The shapes in-process callers need with [`LogsClient`].
 pub use generated::{
     CreateLogGroupRequest, CreateLogStreamRequest, DescribeLogGroupsRequest,
@@ -88,3 +86,4 @@ pub use generated::{
     PutLogEventsRequest, PutLogEventsResponse, PutRetentionPolicyRequest, RejectedLogEventsInfo,
 };
 pub use service::LogsService;
+pub use stratus_core::clock::{Clock, ManualClock, SystemClock};

@@ -11,12 +11,12 @@ use stratus_core::{AwsError, BoxFuture, RequestContext, Service};
 use stratus_model::ServiceModel;
 use stratus_store::{Store, StoreError, Write};
 
-use crate::clock::{Clock, SystemClock};
 use crate::errors::{group_not_found, store_failure};
 use crate::generated::{self, *};
 use crate::names::{GroupRef, check_group_name};
 use crate::persist::{self, GroupRecord, StreamRecord, T_EVENTS, T_GROUPS, T_STREAMS};
 use crate::state::{Event, GroupHandle, GroupState, Stream};
+use stratus_core::clock::{Clock, SystemClock};
 
 const MODEL_JSON: &str = include_str!("../../../models/logs/service-2.json");
 

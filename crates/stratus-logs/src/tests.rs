@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use stratus_core::{AwsError, BoxFuture, Registry, RequestContext, Service};
 use stratus_store::{MemoryStore, Store, StoreError, Write};
 
-use crate::clock::ManualClock;
 use crate::service::LogsService;
+use stratus_core::clock::ManualClock;
 
 const DAY: i64 = 86_400_000;
 const T0: i64 = 1_700_000_000_000;

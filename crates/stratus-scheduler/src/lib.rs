@@ -71,7 +71,6 @@
 //! - KmsKeyArn, RoleArn (checked against its pattern) and EcsParameters,
 //!   KinesisParameters, SageMakerPipelineParameters are stored and returned; ECS,
 //!   Kinesis, SageMaker and other unlisted target types fail at invocation.
-mod clock;
 mod cron;
 mod delivery;
 mod errors;
@@ -88,9 +87,9 @@ mod state;
 mod timer;
 mod validate;
 
-pub use clock::{Clock, SystemClock};
 pub use generated::SchedulerClient;
 pub use service::SchedulerService;
+pub use stratus_core::clock::{Clock, SystemClock};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

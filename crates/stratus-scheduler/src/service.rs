@@ -12,7 +12,6 @@ use stratus_model::ServiceModel;
 use stratus_store::{Store, StoreError, Write};
 use tokio::sync::Notify;
 
-use crate::clock::{Clock, SystemClock};
 use crate::errors;
 use crate::expression;
 use crate::generated::{self, *};
@@ -20,6 +19,7 @@ use crate::persist::{self, T_GROUPS, T_SCHEDULES};
 use crate::state::{
     DEFAULT_GROUP, GroupRecord, Planned, RegionState, Schedule, ScheduleKey, ScheduleRecord, State,
 };
+use stratus_core::clock::{Clock, SystemClock};
 
 const MODEL_JSON: &str = include_str!("../../../models/scheduler/service-2.json");
 

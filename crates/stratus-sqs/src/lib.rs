@@ -54,7 +54,6 @@
 //!   order `apply` is awaited for a queue; concurrent operations on the same
 //!   message (receive racing delete) could in theory persist out of order.
 mod attributes;
-mod clock;
 mod errors;
 pub mod generated;
 mod md5;
@@ -65,9 +64,9 @@ mod queue;
 mod service;
 mod urls;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use generated::SqsClient;
 pub use service::SqsService;
+pub use stratus_core::clock::{Clock, ManualClock, SystemClock};
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;

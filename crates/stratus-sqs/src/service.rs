@@ -16,7 +16,6 @@ use tokio::sync::Notify;
 use crate::attributes::{
     QueueConfig, READABLE, RedrivePolicy, apply_attributes, validate_queue_name,
 };
-use crate::clock::{Clock, SystemClock};
 use crate::errors::*;
 use crate::generated::{self, *};
 use crate::md5::{md5_bytes, md5_of_attributes};
@@ -28,6 +27,7 @@ use crate::queue::{
     STANDARD_INFLIGHT_LIMIT, VisibilityError,
 };
 use crate::urls::{parse_queue_arn, parse_queue_url, queue_arn};
+use stratus_core::clock::{Clock, SystemClock};
 
 const MODEL_JSON: &str = include_str!("../../../models/sqs/service-2.json");
 const QUERY_MODEL_JSON: &str = include_str!("../../../models/sqs-query/service-2.json");

@@ -7,9 +7,9 @@ use parking_lot::Mutex;
 use stratus_core::{AwsError, BoxFuture, RequestContext};
 use stratus_store::{MemoryStore, Store, StoreError, Write};
 
-use crate::clock::ManualClock;
 use crate::generated::*;
 use crate::service::SqsService;
+use stratus_core::clock::ManualClock;
 
 /// A store that really keeps data (in memory), for persistence tests.
 type Tables = BTreeMap<(String, Vec<u8>), Vec<u8>>;

@@ -1,4 +1,4 @@
-//! Time source, injectable so tests control retention and timestamp windows.
+//! Time source, injectable so tests control timeouts, delays, retention and schedules.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -30,6 +30,9 @@ impl ManualClock {
     }
     pub fn advance_millis(&self, millis: i64) {
         self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+    pub fn advance_secs(&self, secs: i64) {
+        self.advance_millis(secs * 1000);
     }
 }
 
