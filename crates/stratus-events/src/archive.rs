@@ -533,8 +533,10 @@ async fn run_replay(svc: Arc<EventsService>, key: String, archive_key: String) {
         .clone()
         .filter(|f| !f.is_empty());
     let mut last = None;
+    let mut routed = crate::ops_events::Routed::default();
     for (i, (ms, ev)) in events.into_iter().enumerate() {
         if cancel.load(Ordering::SeqCst) {
+            commit_replayed(&svc, std::mem::take(&mut routed)).await;
             svc.replay_update(&key, |r| {
                 r.state = "CANCELLED".into();
                 r.last_replayed = last.or(r.last_replayed);
@@ -550,20 +552,23 @@ async fn run_replay(svc: Arc<EventsService>, key: String, archive_key: String) {
         };
         m.insert("replay-name".into(), Value::String(rec.name.clone()));
         let replayed: Arc<str> = Arc::from(Value::Object(m).to_string());
-        let mut appends = Vec::new();
         svc.route(
             &snap,
             &replayed,
             now_ms(),
             0,
             filter.as_deref(),
-            &mut appends,
+            &mut routed,
         );
+        // Replayed events are not archived again (the archive rule excludes them).
+        routed.appends.clear();
         last = Some(ms);
         if i % 64 == 63 {
+            commit_replayed(&svc, std::mem::take(&mut routed)).await;
             tokio::task::yield_now().await;
         }
     }
+    commit_replayed(&svc, routed).await;
     svc.replay_update(&key, |r| {
         if r.state == "CANCELLING" {
             r.state = "CANCELLED".into();
@@ -574,6 +579,13 @@ async fn run_replay(svc: Arc<EventsService>, key: String, archive_key: String) {
         r.replay_end = Some(now_ms());
     })
     .await;
+}
+
+/// Replayed events are committed in groups of 64 (one store write each).
+async fn commit_replayed(svc: &EventsService, routed: crate::ops_events::Routed) {
+    if let Err(e) = svc.commit(routed).await {
+        tracing::warn!(error = %e, "events: replayed events could not be stored for delivery");
+    }
 }
 
 impl EventsService {

@@ -34,6 +34,8 @@ pub(crate) struct Job {
     /// Retries made so far.
     pub attempt: u32,
     pub hops: u8,
+    /// Id of the job's row in `events_pending`; 0 when it has none (memory store).
+    pub pending: u64,
 }
 
 impl Job {
@@ -126,6 +128,9 @@ pub(crate) struct Delivery {
     receivers: parking_lot::Mutex<Vec<mpsc::UnboundedReceiver<Job>>>,
     retry_tx: mpsc::UnboundedSender<(i64, Job)>,
     retry_rx: parking_lot::Mutex<Option<mpsc::UnboundedReceiver<(i64, Job)>>>,
+    /// Rewrites and deletions of pending rows, for `pending::writer`.
+    pending_tx: mpsc::UnboundedSender<stratus_store::Write>,
+    pending_rx: parking_lot::Mutex<Option<mpsc::UnboundedReceiver<stratus_store::Write>>>,
 }
 
 impl Delivery {
@@ -138,11 +143,21 @@ impl Delivery {
             receivers.push(rx);
         }
         let (retry_tx, retry_rx) = mpsc::unbounded_channel();
+        let (pending_tx, pending_rx) = mpsc::unbounded_channel();
         Self {
             lanes,
             receivers: parking_lot::Mutex::new(receivers),
             retry_tx,
             retry_rx: parking_lot::Mutex::new(Some(retry_rx)),
+            pending_tx,
+            pending_rx: parking_lot::Mutex::new(Some(pending_rx)),
+        }
+    }
+
+    /// The job is finished (delivered, dead-lettered or dropped): forget its row.
+    pub(crate) fn settle(&self, job: &Job) {
+        if job.pending != 0 {
+            let _ = self.pending_tx.send(crate::pending::delete(job));
         }
     }
 
@@ -153,7 +168,16 @@ impl Delivery {
         }
     }
 
-    fn retry_at(&self, due_ms: i64, job: Job) {
+    /// Hold `job` until `due_ms`; its row records the new attempt and due time.
+    pub(crate) fn retry_at(&self, due_ms: i64, job: Job) {
+        if job.pending != 0 {
+            let _ = self.pending_tx.send(crate::pending::put(&job, due_ms));
+        }
+        let _ = self.retry_tx.send((due_ms, job));
+    }
+
+    /// Hold a job read back at start-up until `due_ms` (its row is current).
+    pub(crate) fn resume(&self, due_ms: i64, job: Job) {
         let _ = self.retry_tx.send((due_ms, job));
     }
 
@@ -161,8 +185,12 @@ impl Delivery {
         &self,
         rt: &tokio::runtime::Handle,
         svc: Weak<EventsService>,
+        store: Arc<dyn stratus_store::Store>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles = Vec::new();
+        if let Some(rx) = self.pending_rx.lock().take() {
+            handles.push(rt.spawn(crate::pending::writer(store, rx)));
+        }
         let receivers = std::mem::take(&mut *self.receivers.lock());
         for (lane, rx) in receivers.into_iter().enumerate() {
             let w = svc.clone();
@@ -208,6 +236,7 @@ impl EventsService {
         };
         let exhausted = f.retryable.then_some(condition);
         self.dead_letter(&job, &f, exhausted).await;
+        self.delivery.settle(&job);
     }
 
     async fn dead_letter(&self, job: &Job, f: &Failure, exhausted: Option<&str>) {
@@ -422,8 +451,9 @@ async fn call_worker(svc: Weak<EventsService>, mut rx: mpsc::UnboundedReceiver<J
         };
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(f) = s.deliver_one(&job).await {
-                s.failed(job, f).await;
+            match s.deliver_one(&job).await {
+                Ok(()) => s.delivery.settle(&job),
+                Err(f) => s.failed(job, f).await,
             }
         });
     }
@@ -541,14 +571,14 @@ async fn send_batch(svc: &EventsService, account: &str, region: &str, name: &str
                         .collect()
                 })
                 .unwrap_or_default();
-            if failed.is_empty() {
-                return;
-            }
             let mut jobs: Vec<Option<Job>> = jobs.into_iter().map(Some).collect();
             for (i, f) in failed {
                 if let Some(j) = jobs.get_mut(i).and_then(Option::take) {
                     svc.failed(j, f).await;
                 }
+            }
+            for j in jobs.iter().flatten() {
+                svc.delivery.settle(j);
             }
         }
         Err(e) => {

@@ -1,12 +1,15 @@
 //! API destinations: outbound HTTP with the connection's authorization.
 //!
-//! Plain `http://` endpoints only (Stratus has no TLS client; `https://`
-//! endpoints fail with CONNECTION_FAILURE). Authorization: API_KEY (the named
+//! Requests go through the shared outbound client (`stratus-http-out`), so
+//! `http://` and `https://` endpoints both work; HTTPS certificates are checked
+//! against the platform and webpki roots plus `--ca-bundle` /
+//! `STRATUS_CA_BUNDLE`. Authorization: API_KEY (the named
 //! header), BASIC (`Authorization: Basic`), OAUTH_CLIENT_CREDENTIALS (a token
 //! fetched from the authorization endpoint with the client id and secret as
 //! Basic credentials, cached until `expires_in`). The connection's invocation
 //! parameters and the target's HttpParameters add headers, query strings and
-//! (for JSON bodies) body fields. Requests time out after 5 s. As on AWS,
+//! (for JSON bodies) body fields. A request, response included, times out
+//! after 5 s (AWS's API destination limit). As on AWS,
 //! 401, 407, 409, 429 and 5xx responses are retried, other 4xx are not.
 //! `InvocationRateLimitPerSecond` spaces the requests of a destination evenly.
 
@@ -15,12 +18,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 use serde_json::Value;
+use stratus_http_out::SendError;
 
 use crate::delivery::Failure;
 use crate::generated::{ConnectionHttpParameters, CreateConnectionAuthRequestParameters, Target};
@@ -30,7 +30,6 @@ use crate::util::now_ms;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) struct HttpInvoker {
-    client: Client<HttpConnector, Full<Bytes>>,
     /// Connection key → (token, expiry ms).
     tokens: Mutex<HashMap<String, (String, i64)>>,
     /// Destination key → next free slot (ms) for rate limiting.
@@ -101,10 +100,7 @@ pub(crate) fn classify_status(status: u16, body: &str) -> Result<(), Failure> {
 
 impl HttpInvoker {
     pub(crate) fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(TIMEOUT));
         Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
             tokens: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
         }
@@ -117,45 +113,35 @@ impl HttpInvoker {
         headers: &[(String, String)],
         body: Option<String>,
     ) -> Result<(u16, String), Failure> {
-        if url.starts_with("https://") {
-            return Err(Failure::retryable(
-                "CONNECTION_FAILURE",
-                "Stratus cannot open TLS connections; use an http:// endpoint.",
-            ));
-        }
-        let mut req = http::Request::builder().method(method).uri(url);
+        let mut hdrs: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
         let mut has_ct = false;
         for (k, v) in headers {
             has_ct |= k.eq_ignore_ascii_case("content-type");
-            req = req.header(k.as_str(), v.as_str());
+            hdrs.push((k.as_str(), v.as_str()));
         }
         if body.is_some() && !has_ct {
-            req = req.header("content-type", "application/json; charset=utf-8");
+            hdrs.push(("content-type", "application/json; charset=utf-8"));
         }
-        req = req.header("user-agent", "Amazon/EventBridge/ApiDestinations");
-        let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| {
-                Failure::permanent("INVALID_PARAMETER", format!("Invalid request: {e}"))
-            })?;
-        let resp = tokio::time::timeout(TIMEOUT, self.client.request(req))
+        hdrs.push(("user-agent", "Amazon/EventBridge/ApiDestinations"));
+        let body = Bytes::from(body.unwrap_or_default());
+        match stratus_http_out::shared()
+            .send(method, url, &hdrs, body, TIMEOUT)
             .await
-            .map_err(|_| Failure::retryable("TIMEOUT", "The request to the endpoint timed out."))?
-            .map_err(|e| {
-                Failure::retryable(
-                    "CONNECTION_FAILURE",
-                    format!("Connection to the endpoint failed: {e}"),
-                )
-            })?;
-        let status = resp.status().as_u16();
-        let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
-            .await
-            .map_err(|_| {
-                Failure::retryable("TIMEOUT", "The response from the endpoint timed out.")
-            })?
-            .map(|c| String::from_utf8_lossy(&c.to_bytes()).to_string())
-            .unwrap_or_default();
-        Ok((status, body))
+        {
+            Ok(r) => Ok((r.status, String::from_utf8_lossy(&r.body).into_owned())),
+            Err(SendError::InvalidRequest(e)) => Err(Failure::permanent(
+                "INVALID_PARAMETER",
+                format!("Invalid request: {e}"),
+            )),
+            Err(SendError::Timeout) => Err(Failure::retryable(
+                "TIMEOUT",
+                "The request to the endpoint timed out.",
+            )),
+            Err(SendError::Connection(e)) => Err(Failure::retryable(
+                "CONNECTION_FAILURE",
+                format!("Connection to the endpoint failed: {e}"),
+            )),
+        }
     }
 
     /// Fetch (or reuse) the OAuth token of a connection.

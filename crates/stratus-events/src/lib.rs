@@ -45,14 +45,18 @@
 //!
 //! Persistence: buses, rules with targets, archives and their events, replays,
 //! connections, API destinations and endpoints are written through the store
-//! before the response.
+//! before the response. So is every accepted delivery: PutEvents (and a
+//! scheduled rule firing, a bus-to-bus hop, a replay) stores a pending row per
+//! (event, rule, target) in the same batch as its archived events, and the rows
+//! are resumed after a restart (`pending.rs`; at-least-once delivery).
 //!
 //! Benchmarks: `benches/put_events.rs` (in process, service path only) and
 //! `benches/put_events_http.rs` (over HTTP against a running server).
 //!
 //! Known divergences and decisions where the documentation is silent:
-//! - Events waiting for delivery or for a retry are held in memory: a crash
-//!   loses them (archived events are durable).
+//! - Deliveries are at least once across a crash: a delivery that succeeded
+//!   just before a `kill -9`, whose pending row was not yet deleted, is made
+//!   again after the restart (FIFO queue targets drop it as a duplicate).
 //! - PutEvents over 256 KiB in total is refused as a whole
 //!   (ValidationException), which is how an oversized entry is reported.
 //! - PutEvents with a source starting with `aws.` fails the entry with
@@ -66,8 +70,9 @@
 //!   limit ended delivery) and RETRY_ATTEMPTS.
 //! - FIFO SQS targets get `<event id>-<target id>[-<replay name>]` as
 //!   MessageDeduplicationId, so retries are deduplicated and replays are not.
-//! - API destinations accept `http://` endpoints (no TLS client);
-//!   OAuth token requests send body parameters form-encoded.
+//! - API destinations call `http://` and `https://` endpoints (trust roots:
+//!   platform, webpki, `--ca-bundle`/`STRATUS_CA_BUNDLE`); OAuth token
+//!   requests send body parameters form-encoded.
 //! - Rates count from the rule's creation; missed schedule occurrences while
 //!   the process is down are not fired afterwards.
 //! - Replays use the ingestion time for the window and run at full speed;
@@ -88,6 +93,7 @@ mod ops_conn;
 mod ops_endpoints;
 mod ops_events;
 mod ops_rules;
+mod pending;
 mod persist;
 mod policy;
 mod schedule;

@@ -74,6 +74,13 @@ fn missing(field: &str) -> PutEventsResultEntry {
 /// Archive appends an ingestion produced: `(archive key, ingestion ms, event)`.
 pub(crate) type ArchiveAppends = Vec<(String, i64, Arc<str>)>;
 
+/// What routing events produced, committed together by [`EventsService::commit`].
+#[derive(Default)]
+pub(crate) struct Routed {
+    pub appends: ArchiveAppends,
+    pub jobs: Vec<Job>,
+}
+
 impl EventsService {
     pub(crate) async fn op_put_events(
         &self,
@@ -92,7 +99,7 @@ impl EventsService {
         };
         let now = now_ms();
         let mut results = Vec::with_capacity(input.entries.len());
-        let mut appends: ArchiveAppends = Vec::new();
+        let mut routed = Routed::default();
         let mut failed = 0;
         // Snapshots are looked up once per distinct bus of the request.
         let mut snaps: HashMap<String, Option<Arc<Snapshot>>> = HashMap::new();
@@ -103,7 +110,7 @@ impl EventsService {
                 now,
                 endpoint_buses.as_deref(),
                 &mut snaps,
-                &mut appends,
+                &mut routed,
             ) {
                 Ok(id) => results.push(PutEventsResultEntry {
                     event_id: Some(id),
@@ -116,7 +123,7 @@ impl EventsService {
                 }
             }
         }
-        self.append_archives(appends).await?;
+        self.commit(routed).await?;
         Ok(PutEventsResponse {
             failed_entry_count: Some(failed),
             entries: Some(results),
@@ -149,7 +156,7 @@ impl EventsService {
         now: i64,
         endpoint_buses: Option<&[BusRef]>,
         snaps: &mut HashMap<String, Option<Arc<Snapshot>>>,
-        appends: &mut ArchiveAppends,
+        routed: &mut Routed,
     ) -> Result<String, PutEventsResultEntry> {
         let source = e
             .source
@@ -230,14 +237,14 @@ impl EventsService {
                     ));
                 }
             }
-            self.route(&snap, &event, now, 0, None, appends);
+            self.route(&snap, &event, now, 0, None, routed);
         }
         Ok(id)
     }
 
     /// Match `event` against the bus's rules: archive rules collect it into
-    /// `appends`, other rules hand it to delivery. `only` limits delivery to
-    /// the given rule ARNs (replays).
+    /// `out.appends`, other rules into `out.jobs` for delivery. `only` limits
+    /// delivery to the given rule ARNs (replays).
     pub(crate) fn route(
         &self,
         snap: &Snapshot,
@@ -245,7 +252,7 @@ impl EventsService {
         ingest_ms: i64,
         hops: u8,
         only: Option<&[String]>,
-        appends: &mut ArchiveAppends,
+        out: &mut Routed,
     ) {
         if snap.ruleset.is_empty() {
             return;
@@ -260,53 +267,75 @@ impl EventsService {
                 continue;
             };
             if let Some(a) = &rule.archive {
-                appends.push((a.clone(), ingest_ms, event.clone()));
+                out.appends.push((a.clone(), ingest_ms, event.clone()));
                 continue;
             }
             if only.is_some_and(|arns| !arns.iter().any(|a| *a == rule.arn)) {
                 continue;
             }
             for t in &rule.targets {
-                self.delivery.dispatch(Job {
+                out.jobs.push(Job {
                     event: event.clone(),
                     ingest_ms,
                     rule: rule.clone(),
                     target: t.clone(),
                     attempt: 0,
                     hops,
+                    pending: 0,
                 });
             }
         }
     }
 
-    /// Store archived events durably (before the ingesting call answers).
-    pub(crate) async fn append_archives(&self, appends: ArchiveAppends) -> Result<(), AwsError> {
-        if appends.is_empty() {
-            return Ok(());
-        }
-        let mut writes: Vec<Write> = Vec::new();
-        {
-            let mut st = self.state.write();
-            for (key, ms, ev) in appends {
-                let Some(a) = st.archives.get_mut(&key) else {
-                    continue;
-                };
-                let seq = self
-                    .archive_seq
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                a.size += ev.len() as i64;
-                if self.durable {
-                    let prefix = format!("{key}/");
-                    writes.push(Write::Put {
-                        table: T_ARCHIVED,
-                        key: persist::archived_key(prefix.as_bytes(), ms, seq),
-                        value: persist::encode_raw(&ev),
-                    });
-                }
-                a.events.insert((ms, seq), ev);
+    /// Make what routing produced durable, then start its deliveries: the
+    /// archived events and (durable store only) a pending row per job go in
+    /// one store batch, awaited before the ingesting call answers.
+    pub(crate) async fn commit(&self, routed: Routed) -> Result<(), AwsError> {
+        let Routed { appends, mut jobs } = routed;
+        let mut writes = self.archive_writes(appends);
+        if self.durable && !jobs.is_empty() {
+            writes.reserve(jobs.len());
+            let first = self
+                .pending_seq
+                .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            for (i, j) in jobs.iter_mut().enumerate() {
+                j.pending = first + i as u64;
+                writes.push(crate::pending::put(j, j.ingest_ms));
             }
         }
-        self.persist(writes).await
+        self.persist(writes).await?;
+        for j in jobs {
+            self.delivery.dispatch(j);
+        }
+        Ok(())
+    }
+
+    /// Add archived events to their archives; returns the store writes.
+    fn archive_writes(&self, appends: ArchiveAppends) -> Vec<Write> {
+        let mut writes: Vec<Write> = Vec::new();
+        if appends.is_empty() {
+            return writes;
+        }
+        let mut st = self.state.write();
+        for (key, ms, ev) in appends {
+            let Some(a) = st.archives.get_mut(&key) else {
+                continue;
+            };
+            let seq = self
+                .archive_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            a.size += ev.len() as i64;
+            if self.durable {
+                let prefix = format!("{key}/");
+                writes.push(Write::Put {
+                    table: T_ARCHIVED,
+                    key: persist::archived_key(prefix.as_bytes(), ms, seq),
+                    value: persist::encode_raw(&ev),
+                });
+            }
+            a.events.insert((ms, seq), ev);
+        }
+        writes
     }
 
     /// Deliver an event one bus forwarded to another (a bus target).
@@ -366,16 +395,9 @@ impl EventsService {
                 ));
             }
         }
-        let mut appends = Vec::new();
-        self.route(
-            &snap,
-            &job.event,
-            now_ms(),
-            job.hops + 1,
-            None,
-            &mut appends,
-        );
-        self.append_archives(appends)
+        let mut routed = Routed::default();
+        self.route(&snap, &job.event, now_ms(), job.hops + 1, None, &mut routed);
+        self.commit(routed)
             .await
             .map_err(|e| Failure::retryable("INTERNAL_ERROR", e.message))
     }

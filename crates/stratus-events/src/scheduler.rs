@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::delivery::Job;
-use crate::ops_events::Envelope;
+use crate::ops_events::{Envelope, Routed};
 use crate::schedule::Schedule;
 use crate::service::EventsService;
 use crate::util::{DEFAULT_BUS, iso_secs, now_ms};
@@ -31,12 +31,24 @@ pub(crate) async fn run(svc: Weak<EventsService>) {
         if s.is_stopping() {
             return;
         }
-        s.tick(now_ms());
+        s.tick(now_ms()).await;
     }
 }
 
 impl EventsService {
-    pub(crate) fn tick(&self, now: i64) {
+    pub(crate) async fn tick(&self, now: i64) {
+        let routed = self.due_rules(now);
+        if routed.jobs.is_empty() {
+            return;
+        }
+        if let Err(e) = self.commit(routed).await {
+            tracing::warn!(error = %e, "events: scheduled events could not be stored for delivery");
+        }
+    }
+
+    /// The jobs of every scheduled rule due at `now`; advances their next times.
+    fn due_rules(&self, now: i64) -> Routed {
+        let mut routed = Routed::default();
         // (rule key, expression, created, rule runtime)
         let mut rules = Vec::new();
         {
@@ -74,7 +86,7 @@ impl EventsService {
             if due > now {
                 continue;
             }
-            self.fire(rt, due);
+            self.fire(rt, due, &mut routed);
             match sched.next_after(*created, now.max(due)) {
                 Some(n) => {
                     next.insert(key.clone(), (expr.clone(), n));
@@ -84,9 +96,10 @@ impl EventsService {
                 }
             }
         }
+        routed
     }
 
-    fn fire(&self, rule: &Arc<crate::state::RuleRt>, at_ms: i64) {
+    fn fire(&self, rule: &Arc<crate::state::RuleRt>, at_ms: i64, out: &mut Routed) {
         let id = uuid::Uuid::new_v4().to_string();
         let time = iso_secs(at_ms);
         let resources = vec![rule.arn.clone()];
@@ -108,13 +121,14 @@ impl EventsService {
         );
         tracing::debug!(rule = %rule.arn, "events: scheduled rule fired");
         for t in &rule.targets {
-            self.delivery.dispatch(Job {
+            out.jobs.push(Job {
                 event: event.clone(),
                 ingest_ms: now_ms(),
                 rule: rule.clone(),
                 target: t.clone(),
                 attempt: 0,
                 hops: 0,
+                pending: 0,
             });
         }
     }

@@ -33,6 +33,8 @@ pub struct EventsService {
     pub(crate) me: Weak<EventsService>,
     /// Sequence for archived-event keys.
     pub(crate) archive_seq: AtomicU64,
+    /// Next id for a pending-delivery row (see `pending.rs`).
+    pub(crate) pending_seq: AtomicU64,
     /// Next firing time of each scheduled rule (rule key → (expression, ms)).
     pub(crate) schedule_next: Mutex<HashMap<String, (String, i64)>>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -56,14 +58,42 @@ impl EventsService {
             http: HttpInvoker::new(),
             me: me.clone(),
             archive_seq: AtomicU64::new(now_ms() as u64 * 1000),
+            pending_seq: AtomicU64::new(1),
             schedule_next: Mutex::new(HashMap::new()),
             background: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         });
         let interrupted = if durable { svc.load()? } else { Vec::new() };
+        let resumed = if durable {
+            svc.load_pending()?
+        } else {
+            Vec::new()
+        };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let mut bg = svc.background.lock();
-            bg.extend(svc.delivery.start(&rt, Arc::downgrade(&svc)));
+            bg.extend(
+                svc.delivery
+                    .start(&rt, Arc::downgrade(&svc), svc.store.clone()),
+            );
+            if !resumed.is_empty() {
+                let weak = Arc::downgrade(&svc);
+                bg.push(rt.spawn(async move {
+                    // Deliveries need the registry, which is bound after every
+                    // service is built.
+                    for _ in 0..100 {
+                        match weak.upgrade() {
+                            Some(s) if s.registry.get().is_none() => {}
+                            _ => break,
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    if let Some(s) = weak.upgrade() {
+                        for (due, job) in resumed {
+                            s.delivery.resume(due, job);
+                        }
+                    }
+                }));
+            }
             bg.push(rt.spawn(crate::scheduler::run(Arc::downgrade(&svc))));
             bg.push(rt.spawn(crate::archive::retention_sweeper(Arc::downgrade(&svc))));
             let weak = Arc::downgrade(&svc);
@@ -174,6 +204,38 @@ impl EventsService {
             "events: state loaded"
         );
         Ok(interrupted)
+    }
+
+    /// Deliveries that were pending when the process stopped, with their due
+    /// times; later row ids continue after the highest one found.
+    fn load_pending(&self) -> Result<Vec<(i64, crate::delivery::Job)>, StoreError> {
+        let mut jobs = Vec::new();
+        let mut max_id = 0;
+        let mut bad = Vec::new();
+        for (k, v) in self.store.scan(crate::pending::T_PENDING)? {
+            match crate::pending::decode(&k, &v) {
+                Some((due, job)) => {
+                    max_id = max_id.max(job.pending);
+                    jobs.push((due, job));
+                }
+                None => bad.push(k),
+            }
+        }
+        if !bad.is_empty() {
+            tracing::warn!(
+                rows = bad.len(),
+                "events: unreadable pending-delivery rows ignored"
+            );
+        }
+        self.pending_seq
+            .store(max_id + 1, std::sync::atomic::Ordering::Relaxed);
+        if !jobs.is_empty() {
+            tracing::info!(
+                deliveries = jobs.len(),
+                "events: resuming pending deliveries"
+            );
+        }
+        Ok(jobs)
     }
 
     /// Apply `writes` durably (no-op on the memory store).

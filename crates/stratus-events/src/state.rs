@@ -129,6 +129,9 @@ pub(crate) struct TargetRt {
     pub kind: TargetKind,
     pub max_retries: u32,
     pub max_age_secs: u32,
+    /// The target as JSON, for pending-delivery rows (built once here rather
+    /// than per event).
+    pub json: String,
 }
 
 impl TargetRt {
@@ -136,6 +139,7 @@ impl TargetRt {
         let kind = TargetKind::classify(&target.arn);
         let rp = target.retry_policy.as_ref();
         Self {
+            json: serde_json::to_string(&target).unwrap_or_default(),
             max_retries: rp
                 .and_then(|r| r.maximum_retry_attempts)
                 .map(|n| n.max(0) as u32)

@@ -545,8 +545,8 @@ async fn scheduled_rules_fire_through_tick() {
     .await;
     let now = crate::util::now_ms();
     // Drive the scheduler by hand: first sight computes the next time, then it fires when due.
-    w.events.tick(now);
-    w.events.tick(now + 61_000);
+    w.events.tick(now).await;
+    w.events.tick(now + 61_000).await;
     let msgs = w.receive(A, "ticks", 1).await;
     assert_eq!(msgs.len(), 1);
     let ev: Value = serde_json::from_str(msgs[0]["Body"].as_str().unwrap()).unwrap();

@@ -1,6 +1,7 @@
 //! Fan-out and delivery: SQS (in process, awaited before Publish answers),
-//! Lambda and HTTP/S (in the background, with retries), email/SMS/mobile push
-//! (recorded), subscription confirmations, and dead-letter queues.
+//! Lambda and HTTP/S (in the background, with retries; stored first with a
+//! durable store, see `pending.rs`), email/SMS/mobile push (recorded),
+//! subscription confirmations, and dead-letter queues.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::delivery_policy::{Backoff, RetryPolicy};
 use crate::http_client::Outcome;
 use crate::message::{ConfirmationKind, ConfirmationParts, Outgoing, confirmation};
 use crate::outbox::Kind;
+use crate::pending::{self, PendingRec};
 use crate::route::{QueueRef, Route, Target};
 use crate::service::SnsService;
 use crate::subscription::{Protocol, Subscription};
@@ -48,23 +50,60 @@ impl Failure {
     }
 }
 
+/// What a delivery to a queue needs of its message.
+pub(crate) struct MsgRef<'a> {
+    message_id: &'a str,
+    group_id: Option<&'a str>,
+    dedup_id: Option<&'a str>,
+    endpoint: &'a str,
+}
+
+impl<'a> MsgRef<'a> {
+    fn of(out: &'a Outgoing) -> Self {
+        Self {
+            message_id: &out.message_id,
+            group_id: out.group_id.as_deref(),
+            dedup_id: out.dedup_id.as_deref(),
+            endpoint: &out.endpoint,
+        }
+    }
+
+    fn of_pending(rec: &'a PendingRec) -> Self {
+        Self {
+            message_id: &rec.message_id,
+            group_id: rec.group_id.as_deref(),
+            dedup_id: rec.dedup_id.as_deref(),
+            endpoint: &rec.endpoint,
+        }
+    }
+}
+
+/// A Lambda or HTTP/S delivery in progress; `id` names its `sns_pending` row
+/// (0: not stored, the memory store).
+pub(crate) struct Background {
+    pub id: u64,
+    pub rec: PendingRec,
+}
+
 impl SnsService {
     /// Deliver `out` to every route of `topic` whose filter accepts it. SQS
     /// deliveries (and recorded email) complete before this returns; Lambda and
-    /// HTTP/S deliveries continue in the background.
-    pub(crate) async fn fan_out(&self, topic: &Topic, out: &Arc<Outgoing>) {
+    /// HTTP/S deliveries continue in the background, stored first when the
+    /// store is durable (an error here means the publish was not accepted).
+    pub(crate) async fn fan_out(&self, topic: &Topic, out: &Arc<Outgoing>) -> Result<(), AwsError> {
         let fanout = topic.snapshot();
         if fanout.routes.is_empty() {
-            return;
+            return Ok(());
         }
         let mut inline = Vec::new();
+        let mut background = Vec::new();
         for route in &fanout.routes {
             if !self.accepts(route, out) {
                 continue;
             }
             match &route.target {
                 Target::Sqs(q) => inline.push(self.deliver_sqs(out, route, q)),
-                Target::Lambda { .. } | Target::Http { .. } => self.spawn_delivery(out, route),
+                Target::Lambda { .. } | Target::Http { .. } => background.push(route.clone()),
                 Target::Email { .. } | Target::Sms | Target::Application => {
                     self.record(topic, out, route).await
                 }
@@ -73,8 +112,152 @@ impl SnsService {
                 }
             }
         }
-        if !inline.is_empty() {
-            futures_util::future::join_all(inline).await;
+        let stored = self.start_background(out, background);
+        if inline.is_empty() {
+            return stored.await;
+        }
+        let (stored, _) =
+            futures_util::future::join(stored, futures_util::future::join_all(inline)).await;
+        stored
+    }
+
+    /// The body a background route receives: the Lambda event or the HTTP body.
+    async fn background_body(&self, out: &Outgoing, route: &Route) -> Result<String, AwsError> {
+        match &route.target {
+            Target::Lambda { .. } => {
+                let keys = self.keys().await?;
+                let v = out.variant(route.protocol, &keys).await?;
+                Ok(out.lambda_event(&v, route, &keys))
+            }
+            _ => self.body_for(out, route).await,
+        }
+    }
+
+    /// Start the Lambda and HTTP/S deliveries of one message. With a durable
+    /// store their rows are committed (one apply) before this returns.
+    async fn start_background(
+        &self,
+        out: &Arc<Outgoing>,
+        routes: Vec<Arc<Route>>,
+    ) -> Result<(), AwsError> {
+        if routes.is_empty() {
+            return Ok(());
+        }
+        let Some(svc) = self.arc() else {
+            return Ok(());
+        };
+        let record = |body: String| PendingRec {
+            sub_arn: String::new(),
+            topic_arn: out.topic_arn.clone(),
+            message_id: out.message_id.clone(),
+            group_id: out.group_id.clone(),
+            dedup_id: out.dedup_id.clone(),
+            endpoint: out.endpoint.clone(),
+            body,
+            attempt: 0,
+            due_ms: crate::clock::now_millis(),
+        };
+        if !self.durable {
+            // Nothing to store: signing and delivery happen off the request path.
+            for route in routes {
+                let (svc, out) = (svc.clone(), out.clone());
+                let mut rec = record(String::new());
+                tokio::spawn(async move {
+                    match svc.background_body(&out, &route).await {
+                        Ok(body) => {
+                            rec.body = body;
+                            rec.sub_arn = route.sub_arn.clone();
+                            svc.run_background(&route, Background { id: 0, rec }).await;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "sns: could not build the message"),
+                    }
+                });
+            }
+            return Ok(());
+        }
+        let mut jobs = Vec::with_capacity(routes.len());
+        for route in routes {
+            match self.background_body(out, &route).await {
+                Ok(body) => {
+                    let mut rec = record(body);
+                    rec.sub_arn = route.sub_arn.clone();
+                    let id = self
+                        .pending_seq
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    jobs.push((route, Background { id, rec }));
+                }
+                Err(e) => tracing::warn!(error = %e, "sns: could not build the message"),
+            }
+        }
+        let writes = jobs
+            .iter()
+            .map(|(_, b)| pending::put(b.id, &b.rec))
+            .collect();
+        self.persist(writes).await?;
+        for (route, b) in jobs {
+            let svc = svc.clone();
+            tokio::spawn(async move { svc.run_background(&route, b).await });
+        }
+        Ok(())
+    }
+
+    /// Run a background delivery from its current attempt to its end.
+    pub(crate) async fn run_background(&self, route: &Route, mut b: Background) {
+        // Resumed at start-up, a delivery may run before the registry is bound.
+        for _ in 0..100 {
+            if self.registry.get().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let wait = b.rec.due_ms - crate::clock::now_millis();
+        if wait > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+        }
+        let schedule = match &route.target {
+            Target::Lambda { .. } => MANAGED_RETRIES.schedule(),
+            _ => route.policy.retry.schedule(),
+        };
+        let failure = loop {
+            let result = match &route.target {
+                Target::Lambda {
+                    function,
+                    account,
+                    region,
+                } => self.invoke_lambda(function, account, region, &b.rec).await,
+                Target::Http { url } => self.post_http(url, route, &b.rec).await,
+                _ => Ok(()),
+            };
+            b.rec.attempt += 1;
+            match result {
+                Ok(()) => {
+                    self.settle(&b);
+                    return;
+                }
+                Err(f) if f.client => break f,
+                Err(f) => match schedule.get(b.rec.attempt as usize - 1) {
+                    Some(delay) => {
+                        tracing::debug!(subscription = %route.sub_arn, reason = %f.message, ?delay, "sns: delivery failed; retrying");
+                        b.rec.due_ms = crate::clock::now_millis() + delay.as_millis() as i64;
+                        if b.id != 0 {
+                            let _ = self.pending_tx.send(pending::put(b.id, &b.rec));
+                        }
+                        tokio::time::sleep(*delay).await;
+                    }
+                    None => break f,
+                },
+            }
+        };
+        tracing::info!(subscription = %route.sub_arn, error = %failure.message, "sns: delivery failed");
+        let body = std::mem::take(&mut b.rec.body);
+        let m = MsgRef::of_pending(&b.rec);
+        self.dead_letter(&m, route, body, None, &failure).await;
+        self.settle(&b);
+    }
+
+    fn settle(&self, b: &Background) {
+        if b.id != 0 {
+            let _ = self.pending_tx.send(pending::delete(b.id, &b.rec.sub_arn));
         }
     }
 
@@ -97,20 +280,20 @@ impl SnsService {
         Ok(out.envelope(&v, route))
     }
 
-    fn queue_ctx(q: &QueueRef, out: &Outgoing) -> RequestContext {
+    fn queue_ctx(q: &QueueRef, m: &MsgRef) -> RequestContext {
         RequestContext {
             account_id: q.account.clone(),
             region: q.region.clone(),
-            request_id: out.message_id.clone(),
+            request_id: m.message_id.to_string(),
             access_key: String::new(),
-            endpoint: out.endpoint.clone(),
+            endpoint: m.endpoint.to_string(),
         }
     }
 
     /// SendMessage document for a delivery to `q`.
     fn sqs_document(
         q: &QueueRef,
-        out: &Outgoing,
+        m: &MsgRef,
         body: String,
         attrs: Option<Map<String, Value>>,
     ) -> Value {
@@ -120,18 +303,21 @@ impl SnsService {
         if let Some(attrs) = attrs.filter(|a| !a.is_empty()) {
             doc.insert("MessageAttributes".into(), Value::Object(attrs));
         }
-        if let Some(g) = &out.group_id {
-            doc.insert("MessageGroupId".into(), Value::String(g.clone()));
+        if let Some(g) = m.group_id {
+            doc.insert("MessageGroupId".into(), Value::String(g.to_string()));
         }
         if q.fifo
-            && let Some(d) = &out.dedup_id
+            && let Some(d) = m.dedup_id
         {
-            doc.insert("MessageDeduplicationId".into(), Value::String(d.clone()));
+            doc.insert(
+                "MessageDeduplicationId".into(),
+                Value::String(d.to_string()),
+            );
         }
         Value::Object(doc)
     }
 
-    async fn send_to_queue(&self, q: &QueueRef, out: &Outgoing, doc: Value) -> Result<(), Failure> {
+    async fn send_to_queue(&self, q: &QueueRef, m: &MsgRef<'_>, doc: Value) -> Result<(), Failure> {
         let Some(registry) = self.registry.get() else {
             return Err(Failure {
                 code: "ServiceUnavailable".into(),
@@ -140,7 +326,7 @@ impl SnsService {
             });
         };
         registry
-            .call("sqs", &Self::queue_ctx(q, out), "SendMessage", doc)
+            .call("sqs", &Self::queue_ctx(q, m), "SendMessage", doc)
             .await
             .map(|_| ())
             .map_err(|e| Failure::from_error(&e))
@@ -160,8 +346,8 @@ impl SnsService {
             }
         };
         // The first attempt moves the body; failures (rare) rebuild it.
-        let doc = Self::sqs_document(q, out, body, raw_attrs());
-        let mut failure = match self.send_to_queue(q, out, doc).await {
+        let doc = Self::sqs_document(q, &MsgRef::of(out), body, raw_attrs());
+        let mut failure = match self.send_to_queue(q, &MsgRef::of(out), doc).await {
             Ok(()) => return,
             Err(f) => f,
         };
@@ -176,8 +362,9 @@ impl SnsService {
             tokio::spawn(async move {
                 for delay in MANAGED_RETRIES.schedule() {
                     tokio::time::sleep(delay).await;
-                    let doc = Self::sqs_document(&q, &out, body.clone(), attrs.clone());
-                    match svc.send_to_queue(&q, &out, doc).await {
+                    let m = MsgRef::of(&out);
+                    let doc = Self::sqs_document(&q, &m, body.clone(), attrs.clone());
+                    match svc.send_to_queue(&q, &m, doc).await {
                         Ok(()) => return,
                         Err(f) => {
                             let client = f.client;
@@ -188,101 +375,53 @@ impl SnsService {
                         }
                     }
                 }
-                svc.dead_letter(&out, &route, body, attrs, &failure).await;
+                svc.dead_letter(&MsgRef::of(&out), &route, body, attrs, &failure)
+                    .await;
             });
             return;
         }
-        self.dead_letter(out, route, body, attrs, &failure).await;
+        self.dead_letter(&MsgRef::of(out), route, body, attrs, &failure)
+            .await;
     }
 
-    /// Lambda and HTTP/S deliveries run on their own task.
-    fn spawn_delivery(&self, out: &Arc<Outgoing>, route: &Arc<Route>) {
-        let Some(svc) = self.arc() else { return };
-        let (out, route) = (out.clone(), route.clone());
-        tokio::spawn(async move {
-            match &route.target {
-                Target::Lambda { .. } => svc.deliver_lambda(&out, &route).await,
-                Target::Http { .. } => svc.deliver_http(&out, &route).await,
-                _ => {}
-            }
-        });
-    }
-
-    async fn deliver_lambda(&self, out: &Arc<Outgoing>, route: &Arc<Route>) {
-        let Target::Lambda {
-            function,
-            account,
-            region,
-        } = &route.target
-        else {
-            return;
-        };
-        let event = match self.keys().await {
-            Ok(keys) => match out.variant(route.protocol, &keys).await {
-                Ok(v) => out.lambda_event(&v, route, &keys),
-                Err(e) => {
-                    tracing::warn!(error = %e, "sns: could not sign the message");
-                    return;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "sns: no signing key");
-                return;
-            }
-        };
+    async fn invoke_lambda(
+        &self,
+        function: &str,
+        account: &str,
+        region: &str,
+        rec: &PendingRec,
+    ) -> Result<(), Failure> {
         let ctx = RequestContext {
-            account_id: account.clone(),
-            region: region.clone(),
-            request_id: out.message_id.clone(),
+            account_id: account.to_string(),
+            region: region.to_string(),
+            request_id: rec.message_id.clone(),
             access_key: String::new(),
-            endpoint: out.endpoint.clone(),
+            endpoint: rec.endpoint.clone(),
         };
         let doc = json!({
             "FunctionName": function,
             "InvocationType": "Event",
-            "Payload": base64::engine::general_purpose::STANDARD.encode(event.as_bytes()),
+            "Payload": base64::engine::general_purpose::STANDARD.encode(rec.body.as_bytes()),
         });
-        let mut schedule = MANAGED_RETRIES.schedule().into_iter();
-        let failure = loop {
-            let result = match self.registry.get() {
-                Some(r) if r.get("lambda").is_some() => r
-                    .call("lambda", &ctx, "Invoke", doc.clone())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Failure::from_error(&e)),
-                _ => Err(Failure {
-                    code: "ServiceNotAvailable".into(),
-                    message: "Lambda is not enabled in this Stratus".into(),
-                    client: true,
-                }),
-            };
-            match result {
-                Ok(()) => return,
-                Err(f) if f.client => break f,
-                Err(f) => match schedule.next() {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => break f,
-                },
-            }
-        };
-        self.dead_letter(out, route, event, None, &failure).await;
+        match self.registry.get() {
+            Some(r) if r.get("lambda").is_some() => r
+                .call("lambda", &ctx, "Invoke", doc)
+                .await
+                .map(|_| ())
+                .map_err(|e| Failure::from_error(&e)),
+            _ => Err(Failure {
+                code: "ServiceNotAvailable".into(),
+                message: "Lambda is not enabled in this Stratus".into(),
+                client: true,
+            }),
+        }
     }
 
-    async fn deliver_http(&self, out: &Arc<Outgoing>, route: &Arc<Route>) {
-        let Target::Http { url } = &route.target else {
-            return;
-        };
-        let body = match self.body_for(out, route).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "sns: could not build the message");
-                return;
-            }
-        };
+    async fn post_http(&self, url: &str, route: &Route, rec: &PendingRec) -> Result<(), Failure> {
         let mut headers = vec![
             ("x-amz-sns-message-type", "Notification"),
-            ("x-amz-sns-message-id", out.message_id.as_str()),
-            ("x-amz-sns-topic-arn", out.topic_arn.as_str()),
+            ("x-amz-sns-message-id", rec.message_id.as_str()),
+            ("x-amz-sns-topic-arn", rec.topic_arn.as_str()),
             ("x-amz-sns-subscription-arn", route.sub_arn.as_str()),
             ("content-type", route.policy.content_type()),
             ("user-agent", "Amazon Simple Notification Service Agent"),
@@ -290,37 +429,22 @@ impl SnsService {
         if route.raw {
             headers.push(("x-amz-sns-rawdelivery", "true"));
         }
-        let mut schedule = route.policy.retry.schedule().into_iter();
-        let failure = loop {
-            if let Some(t) = &route.throttle {
-                t.wait().await;
-            }
-            match self.http.post(url, &headers, body.clone()).await {
-                Outcome::Delivered => return,
-                Outcome::Rejected(status) => {
-                    break Failure {
-                        code: format!("HTTP{status}"),
-                        message: format!("The endpoint answered HTTP {status}"),
-                        client: true,
-                    };
-                }
-                Outcome::Failed(reason) => match schedule.next() {
-                    Some(delay) => {
-                        tracing::debug!(subscription = %route.sub_arn, %reason, ?delay, "sns: HTTP delivery failed; retrying");
-                        tokio::time::sleep(delay).await;
-                    }
-                    None => {
-                        break Failure {
-                            code: "DeliveryFailed".into(),
-                            message: reason,
-                            client: false,
-                        };
-                    }
-                },
-            }
-        };
-        tracing::info!(subscription = %route.sub_arn, error = %failure.message, "sns: HTTP delivery failed");
-        self.dead_letter(out, route, body, None, &failure).await;
+        if let Some(t) = &route.throttle {
+            t.wait().await;
+        }
+        match self.http.post(url, &headers, rec.body.clone()).await {
+            Outcome::Delivered => Ok(()),
+            Outcome::Rejected(status) => Err(Failure {
+                code: format!("HTTP{status}"),
+                message: format!("The endpoint answered HTTP {status}"),
+                client: true,
+            }),
+            Outcome::Failed(reason) => Err(Failure {
+                code: "DeliveryFailed".into(),
+                message: reason,
+                client: false,
+            }),
+        }
     }
 
     /// Email, SMS and mobile push: recorded in the outbox.
@@ -389,7 +513,7 @@ impl SnsService {
     /// it, as AWS does without one).
     async fn dead_letter(
         &self,
-        out: &Outgoing,
+        m: &MsgRef<'_>,
         route: &Route,
         body: String,
         attrs: Option<Map<String, Value>>,
@@ -412,11 +536,11 @@ impl SnsService {
             );
             attrs.insert(
                 "RequestID".into(),
-                json!({"DataType": "String", "StringValue": out.message_id}),
+                json!({"DataType": "String", "StringValue": m.message_id}),
             );
         }
-        let doc = Self::sqs_document(dlq, out, body, Some(attrs));
-        if let Err(f) = self.send_to_queue(dlq, out, doc).await {
+        let doc = Self::sqs_document(dlq, m, body, Some(attrs));
+        if let Err(f) = self.send_to_queue(dlq, m, doc).await {
             tracing::warn!(subscription = %route.sub_arn, dlq = %dlq.arn, code = %f.code, "sns: dead-letter delivery failed");
         }
     }

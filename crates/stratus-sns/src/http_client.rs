@@ -1,12 +1,10 @@
-//! Outbound HTTP for HTTP/S subscriptions (SNS is the client here).
+//! Outbound HTTP for HTTP/S subscriptions (SNS is the client here), through
+//! the shared `stratus-http-out` client (HTTPS included).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use stratus_http_out::SendError;
 
 /// How long one attempt may take (AWS gives HTTP/S endpoints 15 seconds).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -21,46 +19,22 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
-pub(crate) struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
-}
+/// The shared outbound client, seen through SNS's outcome classes.
+pub(crate) struct HttpClient;
 
 impl HttpClient {
     pub(crate) fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
-        Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-        }
+        Self
     }
 
     pub(crate) async fn post(&self, url: &str, headers: &[(&str, &str)], body: String) -> Outcome {
-        if url.starts_with("https://") {
-            // No TLS client is built in; HTTPS endpoints fail like an
-            // unreachable endpoint (and end in the dead-letter queue, if any).
-            return Outcome::Failed("HTTPS delivery is not supported by Stratus".into());
-        }
-        let mut req = http::Request::builder().method("POST").uri(url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let req = match req.body(Full::new(Bytes::from(body))) {
-            Ok(r) => r,
-            Err(e) => return Outcome::Failed(format!("invalid request: {e}")),
-        };
-        let sent = tokio::time::timeout(ATTEMPT_TIMEOUT, async {
-            let resp = self.client.request(req).await?;
-            let status = resp.status().as_u16();
-            // Drain the body so the connection can be reused.
-            let _ = resp.into_body().collect().await;
-            Ok::<u16, hyper_util::client::legacy::Error>(status)
-        })
-        .await;
-        match sent {
-            Err(_) => Outcome::Failed("timed out".into()),
-            Ok(Err(e)) => Outcome::Failed(format!("connection failed: {e}")),
-            Ok(Ok(status)) => classify(status),
+        match stratus_http_out::shared()
+            .send("POST", url, headers, Bytes::from(body), ATTEMPT_TIMEOUT)
+            .await
+        {
+            Ok(r) => classify(r.status),
+            Err(SendError::Timeout) => Outcome::Failed("timed out".into()),
+            Err(e) => Outcome::Failed(e.to_string()),
         }
     }
 }

@@ -85,11 +85,14 @@
 //! - Confirmation tokens do not expire. UnsubscribeConfirmation messages are
 //!   sent to HTTP/S endpoints, but their SubscribeURL cannot restore the
 //!   subscription.
-//! - HTTP/S deliveries that are not acknowledged, and pending retries, are not
-//!   persisted: a restart drops them. `throttlePolicy.maxReceivesPerSecond`
-//!   spaces one subscription's HTTP/S attempts (its state restarts when the
-//!   topic's subscriptions change). HTTPS endpoints cannot be reached (no TLS
-//!   client): their deliveries fail and go to the dead-letter queue.
+//! - With a durable store, Lambda and HTTP/S deliveries and their retry state
+//!   are stored before Publish answers and resume after a restart (at least
+//!   once; `pending.rs`). SQS deliveries are in SQS before Publish answers;
+//!   only their rare server-side-error retries are held in memory.
+//!   `throttlePolicy.maxReceivesPerSecond` spaces one subscription's HTTP/S
+//!   attempts (its state restarts when the topic's subscriptions change).
+//!   HTTPS endpoints are verified against the platform and webpki roots plus
+//!   `--ca-bundle` / `STRATUS_CA_BUNDLE` (`stratus-http-out`).
 //! - Subscriptions left unconfirmed are kept (AWS deletes them after 3 days).
 //! - ConfirmationWasAuthenticated is true for subscriptions confirmed by a
 //!   signed ConfirmSubscription or confirmed automatically; unsigned
@@ -127,6 +130,7 @@ mod ops_subs;
 mod ops_topics;
 mod outbox;
 mod pagination;
+mod pending;
 mod persist;
 mod platform;
 mod policy;

@@ -191,7 +191,7 @@ impl SnsService {
     ) -> Result<(String, Option<String>), AwsError> {
         if !topic.fifo {
             let out = Arc::new(self.outgoing(ctx, topic, c, None));
-            self.fan_out(topic, &out).await;
+            self.fan_out(topic, &out).await?;
             return Ok((out.message_id.clone(), None));
         }
         // FIFO: one publish at a time per topic, so sequence numbers, dedup
@@ -263,7 +263,7 @@ impl SnsService {
             st.dedup.insert(scope, entry);
         }
         self.persist(writes).await?;
-        self.fan_out(topic, &out).await;
+        self.fan_out(topic, &out).await?;
         Ok((out.message_id.clone(), Some(seq)))
     }
 
@@ -406,12 +406,19 @@ impl SnsService {
                 .into_iter()
                 .map(|(id, c)| (id, Arc::new(self.outgoing(ctx, &topic, c, None))))
                 .collect();
-            futures_util::future::join_all(outs.iter().map(|(_, o)| self.fan_out(&topic, o))).await;
-            successful.extend(outs.into_iter().map(|(id, o)| PublishBatchResultEntry {
-                id: Some(id),
-                message_id: Some(o.message_id.clone()),
-                sequence_number: None,
-            }));
+            let done =
+                futures_util::future::join_all(outs.iter().map(|(_, o)| self.fan_out(&topic, o)))
+                    .await;
+            for ((id, o), r) in outs.into_iter().zip(done) {
+                match r {
+                    Ok(()) => successful.push(PublishBatchResultEntry {
+                        id: Some(id),
+                        message_id: Some(o.message_id.clone()),
+                        sequence_number: None,
+                    }),
+                    Err(err) => failed.push(batch_error(id, &err)),
+                }
+            }
         }
         Ok(PublishBatchResponse {
             successful: Some(successful),

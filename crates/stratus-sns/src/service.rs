@@ -52,6 +52,10 @@ pub struct SnsService {
     pub(crate) http: crate::http_client::HttpClient,
     pub(crate) me: Weak<SnsService>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Next id of an `sns_pending` row.
+    pub(crate) pending_seq: std::sync::atomic::AtomicU64,
+    /// Row rewrites and deletions for the pending writer task.
+    pub(crate) pending_tx: tokio::sync::mpsc::UnboundedSender<Write>,
 }
 
 impl SnsService {
@@ -72,6 +76,7 @@ impl SnsService {
         let model = ServiceModel::from_json(MODEL_JSON)
             .map_err(|e| StoreError::Backend(format!("SNS model: {e}")))?;
         let durable = store.is_durable();
+        let (pending_tx, pending_rx) = tokio::sync::mpsc::unbounded_channel();
         let svc = Arc::new_cyclic(|me| SnsService {
             model,
             store,
@@ -84,8 +89,24 @@ impl SnsService {
             http: crate::http_client::HttpClient::new(),
             me: me.clone(),
             background: Mutex::new(Vec::new()),
+            pending_seq: std::sync::atomic::AtomicU64::new(1),
+            pending_tx,
         });
-        let cleanup = if durable { svc.load()? } else { Vec::new() };
+        let mut cleanup = if durable { svc.load()? } else { Vec::new() };
+        if durable {
+            let (rows, bad) = crate::pending::load(svc.store.as_ref())?;
+            cleanup.extend(bad);
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    let writer = rt.spawn(crate::pending::writer(svc.store.clone(), pending_rx));
+                    svc.background.lock().push(writer);
+                    cleanup.extend(svc.resume_pending(&rt, rows));
+                }
+                Err(_) => tracing::warn!(
+                    "sns: no tokio runtime; pending deliveries wait for the next start"
+                ),
+            }
+        }
         if !cleanup.is_empty() {
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
@@ -124,6 +145,46 @@ impl SnsService {
             }
         });
         self.background.lock().push(h);
+    }
+
+    /// Restart the background deliveries stored before the last stop; returns
+    /// the deletions of rows whose subscription is gone (or not confirmed).
+    fn resume_pending(
+        &self,
+        rt: &tokio::runtime::Handle,
+        rows: crate::pending::Rows,
+    ) -> Vec<Write> {
+        let mut gone = Vec::new();
+        let Some(svc) = self.arc() else {
+            return gone;
+        };
+        let max_id = rows.iter().map(|(id, _)| *id).max().unwrap_or(0);
+        self.pending_seq
+            .store(max_id + 1, std::sync::atomic::Ordering::Relaxed);
+        let mut resumed = 0usize;
+        for (id, rec) in rows {
+            let topic = self.state.read().topics.get(&rec.topic_arn).cloned();
+            let route = topic.and_then(|t| {
+                t.snapshot()
+                    .routes
+                    .iter()
+                    .find(|r| r.sub_arn == rec.sub_arn)
+                    .cloned()
+            });
+            let Some(route) = route else {
+                gone.push(crate::pending::delete(id, &rec.sub_arn));
+                continue;
+            };
+            resumed += 1;
+            let svc = svc.clone();
+            let b = crate::deliver::Background { id, rec };
+            let h = rt.spawn(async move { svc.run_background(&route, b).await });
+            self.background.lock().push(h);
+        }
+        if resumed > 0 {
+            tracing::info!(deliveries = resumed, "sns: resuming pending deliveries");
+        }
+        gone
     }
 
     pub(crate) fn arc(&self) -> Option<Arc<Self>> {

@@ -59,6 +59,12 @@ pub struct StartArgs {
     /// Log filter (tracing syntax), e.g. `info`, `debug`, `stratus_sqs=trace`.
     #[arg(long, env = "STRATUS_LOG", default_value = "info")]
     pub log: String,
+
+    /// Extra PEM bundle of CA certificates trusted for outbound HTTPS (SNS
+    /// HTTPS subscriptions, API destinations), besides the platform's and
+    /// the built-in webpki roots.
+    #[arg(long, env = "STRATUS_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,6 +28,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
+    stratus_http_out::set_ca_bundle(args.ca_bundle.clone());
     let (store, store_desc): (Arc<dyn Store>, String) = match args.store {
         StoreKind::Memory => (Arc::new(MemoryStore), "memory".to_string()),
         StoreKind::Sqlite => {
