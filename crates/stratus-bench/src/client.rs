@@ -131,6 +131,16 @@ const AMZ_DATE: &str = "20250101T000000Z";
 const JSON_10: &str = "application/x-amz-json-1.0";
 const JSON: &str = "application/json";
 
+/// How a request is framed on the wire: content type, `X-Amz-Target` (JSON
+/// protocols) and the fake SigV4 header, whose credential scope names the
+/// service (emulators route query-protocol requests by it).
+#[derive(Clone, Copy, Debug)]
+pub struct Wire {
+    pub content_type: &'static str,
+    pub target: Option<&'static str>,
+    pub auth: &'static str,
+}
+
 /// One keep-alive connection. Servers that close after every response (HTTP/1.0
 /// style, e.g. some Python dev servers) are handled by reconnecting before the next
 /// request; `reconnects` records how often that happened so it can be reported.
@@ -209,6 +219,24 @@ impl SqsConn {
             .header(AUTHORIZATION, HeaderValue::from_static(FAKE_AUTH_LAMBDA))
             .body(Full::new(body))?;
         self.exchange(request, &format!("{method} {path}")).await
+    }
+
+    /// Sends one request of any AWS protocol (`Wire` says how it is framed)
+    /// and reads the whole response body; `what` names it in errors.
+    pub async fn request(&mut self, wire: Wire, what: &str, body: Bytes) -> Result<Reply> {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .header(HOST, self.endpoint.authority.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static(wire.content_type));
+        if let Some(target) = wire.target {
+            builder = builder.header("x-amz-target", target);
+        }
+        let request = builder
+            .header("x-amz-date", HeaderValue::from_static(AMZ_DATE))
+            .header(AUTHORIZATION, HeaderValue::from_static(wire.auth))
+            .body(Full::new(body))?;
+        self.exchange(request, what).await
     }
 
     async fn exchange(&mut self, request: Request<Full<Bytes>>, what: &str) -> Result<Reply> {

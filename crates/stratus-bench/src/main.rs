@@ -7,22 +7,30 @@
 //! `procfs` the RSS readings.
 
 mod all;
+mod aws;
 mod client;
 mod depth;
 mod drain;
+mod events;
 mod fill;
 mod lambda;
 mod lambda_cold;
 mod lambda_sqs;
 mod lambda_warm;
+mod load;
 mod null_server;
+mod probe;
 mod procfs;
 mod roundtrip;
+mod routing;
+mod routing_summary;
 mod send;
+mod sns_fanout;
 mod sqs;
 mod startup;
 mod stats;
 mod summary;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -66,6 +74,12 @@ enum Command {
     LambdaCold(lambda_cold::LambdaColdArgs),
     /// Pre-filled SQS queue consumed by a function through an event source mapping.
     LambdaSqs(lambda_sqs::LambdaSqsArgs),
+    /// EventBridge PutEvents -> rule -> SQS: rate, delivery latency, delivery check.
+    Events(events::EventsArgs),
+    /// SNS Publish fanned out to K SQS subscriptions: rate, latency, delivery check.
+    SnsFanout(sns_fanout::SnsFanoutArgs),
+    /// Render events / sns-fanout JSON results of several emulators as markdown.
+    RoutingSummary(routing_summary::RoutingSummaryArgs),
     /// send + drain + roundtrip against one endpoint.
     All(all::AllArgs),
     /// Render JSON results of several emulators into a markdown table.
@@ -112,6 +126,9 @@ fn main() -> Result<()> {
             Command::LambdaWarm(args) => lambda_warm::run(args).await,
             Command::LambdaCold(args) => lambda_cold::run(args).await,
             Command::LambdaSqs(args) => lambda_sqs::run(args).await,
+            Command::Events(args) => events::run(args).await,
+            Command::SnsFanout(args) => sns_fanout::run(args).await,
+            Command::RoutingSummary(args) => routing_summary::run(&args),
             Command::All(args) => all::run(args).await,
             Command::Summary(args) => summary::run(&args),
             Command::FreePort => free_port(),

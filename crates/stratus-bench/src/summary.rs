@@ -39,7 +39,7 @@ struct Emulator {
     depth: Option<Value>,
 }
 
-fn read_json(path: &Path) -> Option<Value> {
+pub(crate) fn read_json(path: &Path) -> Option<Value> {
     fs::read_to_string(path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -67,7 +67,7 @@ fn load(dir: &Path) -> Option<Emulator> {
     })
 }
 
-fn num(v: &Option<Value>, path: &[&str]) -> Option<f64> {
+pub(crate) fn num(v: &Option<Value>, path: &[&str]) -> Option<f64> {
     let mut cur = v.as_ref()?;
     for key in path {
         cur = cur.get(key)?;
@@ -75,12 +75,12 @@ fn num(v: &Option<Value>, path: &[&str]) -> Option<f64> {
     cur.as_f64()
 }
 
-fn fmt(v: Option<f64>, decimals: usize) -> String {
+pub(crate) fn fmt(v: Option<f64>, decimals: usize) -> String {
     v.map_or_else(|| "–".to_string(), |x| format!("{x:.decimals$}"))
 }
 
 /// Integer with thousands separators, the way throughput is easiest to compare.
-fn fmt_int(v: Option<f64>) -> String {
+pub(crate) fn fmt_int(v: Option<f64>) -> String {
     let Some(x) = v else { return "–".to_string() };
     let digits = format!("{:.0}", x.max(0.0));
     let mut out = String::new();
@@ -109,7 +109,7 @@ fn drain_rate(drain: &Option<Value>) -> String {
     }
 }
 
-fn us_to_ms(v: Option<f64>) -> Option<f64> {
+pub(crate) fn us_to_ms(v: Option<f64>) -> Option<f64> {
     v.map(|x| x / 1000.0)
 }
 
