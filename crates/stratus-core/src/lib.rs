@@ -9,10 +9,12 @@
 pub mod clock;
 mod context;
 mod error;
+mod raw_http;
 mod registry;
 
 pub use context::{RequestContext, new_request_id};
 pub use error::AwsError;
+pub use raw_http::{RawAddress, RawCaller, RawHttpRequest, RawHttpResponse};
 pub use registry::{BoxFuture, Registry, RegistryHandle, Service};
 pub use serde_json::Value;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 use stratus_model::ServiceModel;
 
-use crate::{AwsError, RequestContext};
+use crate::{AwsError, RawHttpRequest, RawHttpResponse, RequestContext};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -51,6 +51,22 @@ pub trait Service: Send + Sync + 'static {
     /// `query` is the raw query string.
     fn internal_get(&self, _path: &str, _query: &str) -> Option<(String, Vec<u8>)> {
         None
+    }
+
+    /// Whether raw HTTP for `host` (the `Host` header without its port) is
+    /// this service's: the front then hands such requests, whatever their
+    /// path, to [`Service::raw_http`] instead of the AWS API router. Called on
+    /// every request, so keep it a cheap string test.
+    fn owns_host(&self, _host: &str) -> bool {
+        false
+    }
+
+    /// Answer a raw HTTP request addressed to a host this service owns, or to
+    /// `/_stratus/<service>/...` with any method. `None` means "not mine":
+    /// path-form GETs then fall back to [`Service::internal_get`], the rest
+    /// get a 404.
+    fn raw_http<'a>(&'a self, _req: RawHttpRequest) -> BoxFuture<'a, Option<RawHttpResponse>> {
+        Box::pin(async { None })
     }
 }
 

@@ -18,7 +18,14 @@
 //!   environments; READY once they are up); Put/Update/Get/Delete/
 //!   ListFunctionEventInvokeConfigs; TagResource, UntagResource, ListTags
 //!   (functions and event source mappings); GetAccountSettings.
-//! - Invoke (RequestResponse, Event, DryRun; LogType=Tail) and InvokeAsync.
+//! - Invoke (RequestResponse, Event, DryRun; LogType=Tail), InvokeAsync and
+//!   InvokeWithResponseStream (`stream`: the buffered response as one
+//!   PayloadChunk event, then InvokeComplete with ErrorCode/ErrorDetails/LogResult).
+//! - Function URLs (`urls`, `url_http`): Create/Get/Update/Delete/
+//!   ListFunctionUrlConfigs, served as real HTTP endpoints (see below).
+//! - Code signing configs (`csc`): Create/Get/List/Update/DeleteCodeSigningConfig,
+//!   Put/Get/DeleteFunctionCodeSigningConfig, ListFunctionsByCodeSigningConfig;
+//!   stored and persisted, never enforced (there is no AWS Signer).
 //! - Event source mappings for SQS (standard and FIFO): Create/Get/Update/
 //!   Delete/ListEventSourceMappings with pollers (see `esm`).
 //!
@@ -69,13 +76,30 @@
 //! - Event source mappings: SQS only; five pollers per mapping unless
 //!   ScalingConfig.MaximumConcurrency says otherwise; a batch whose
 //!   `batchItemFailures` names an unknown id fails as a whole.
-//! - Not implemented: function URLs, code signing configs, the Extensions,
-//!   Logs and Telemetry APIs, InvokeWithResponseStream, durable executions,
-//!   capacity providers (they answer NotImplemented).
+//! - Not implemented: durable executions, capacity providers (they answer
+//!   NotImplemented).
+//!
+//! # Function URLs
+//! A URL is `http://<url-id>.lambda-url.<region>.localhost:<port>/`, routed by
+//! the Host header (`.on.aws` hosts are accepted too); clients that cannot
+//! resolve `*.localhost` use `http://<stratus>/_stratus/lambda/url/<url-id>/<path>`.
+//! The event is payload format 2.0; an answer with `statusCode` is mapped to
+//! status, headers, cookies and (base64) body, anything else is a 200 JSON
+//! body. Enforced as AWS describes: `AWS_IAM` needs a SigV4 signature (verified
+//! under `--auth verify`) and the function's own account or a resource-policy
+//! statement allowing `lambda:InvokeFunctionUrl` to the caller's account;
+//! `NONE` needs the public `lambda:InvokeFunctionUrl` statement (Principal `*`,
+//! `FunctionUrlAuthType NONE`), which the API does not add by itself. Not
+//! enforced: the newer requirement of a second `lambda:InvokeFunction`
+//! statement. Decisions where AWS is silent: unknown URL ids answer 404
+//! `{"Message":"Not Found"}`; function errors and malformed answers 502
+//! `{"Message":"Internal Server Error"}`; throttling 429. `RESPONSE_STREAM`
+//! URLs answer like `BUFFERED` ones (the response is buffered).
 //! - Concurrent updates of one function are serialised in memory; their store
 //!   writes are ordered by completion of the lock, not re-checked.
 mod asyncq;
 mod code;
+mod csc;
 mod envs;
 mod errors;
 mod esm;
@@ -91,10 +115,14 @@ mod persist;
 mod runtimes;
 mod service;
 mod state;
+mod stream;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
+mod url_http;
+mod urls;
 
 pub use generated::LambdaClient;
 pub use ops_functions::LOCAL_CODE_BUCKET;
+pub use runtimes::ManagedRuntimes;
 pub use service::{LambdaConfig, LambdaService};

@@ -162,6 +162,9 @@ impl LambdaService {
             input.ephemeral_storage.as_ref(),
             input.architectures.as_deref(),
         )?;
+        if let Some(csc) = &input.code_signing_config_arn {
+            self.check_csc_exists(ctx, csc)?;
+        }
         if self.functions.read().contains_key(&f.key()) {
             return Err(conflict(format!("Function already exist: {}", f.name)));
         }

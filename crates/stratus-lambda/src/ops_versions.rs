@@ -198,6 +198,8 @@ impl LambdaService {
                 // AWS answers 204 for a missing alias too.
                 return Ok(());
             }
+            // The alias's function URL goes with it, as on AWS.
+            r.urls.remove(&input.name);
             r.clone()
         };
         self.save_function(&snapshot).await

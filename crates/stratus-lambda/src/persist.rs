@@ -1,6 +1,6 @@
 //! Durable records: tables `lambda_functions` (key `account/region/name`),
 //! `lambda_layers` (key `account/region/name`), `lambda_esm` (key UUID) and
-//! `lambda_async` (key invocation id). Values are a
+//! `lambda_async` (key invocation id), `lambda_csc` (key code signing config ARN). Values are a
 //! format version byte followed by JSON. Code zips are files under
 //! `<data>/lambda/code/`, written and synced before the record that names them.
 
@@ -11,6 +11,7 @@ pub(crate) const T_FUNCTIONS: &str = "lambda_functions";
 pub(crate) const T_LAYERS: &str = "lambda_layers";
 pub(crate) const T_ESM: &str = "lambda_esm";
 pub(crate) const T_ASYNC: &str = "lambda_async";
+pub(crate) const T_CSC: &str = "lambda_csc";
 const VERSION: u8 = 1;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {

@@ -170,13 +170,43 @@ fn version_of(bin: &Path, args: &[&str]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// Stratus's managed runtime folder: the SDKs functions import without
+/// packaging them (`stratus runtimes install` fills it; execution
+/// environments put it last on PYTHONPATH / NODE_PATH).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedRuntimes {
+    /// `<lambda data>/runtimes`: also holds the runtime clients.
+    pub root: PathBuf,
+    /// `pip install --target` here: `boto3` and its dependencies.
+    pub python: PathBuf,
+    /// `npm install --prefix` here: the AWS SDK for JavaScript v3.
+    pub node_prefix: PathBuf,
+    /// `<node_prefix>/node_modules`, what NODE_PATH names.
+    pub node_modules: PathBuf,
+}
+
+impl ManagedRuntimes {
+    /// The folder inside Lambda's data directory (`<data-dir>/lambda`).
+    pub fn in_lambda_dir(lambda_data: &Path) -> Self {
+        let root = lambda_data.join("runtimes");
+        let node_prefix = root.join("nodejs");
+        ManagedRuntimes {
+            python: root.join("python"),
+            node_modules: node_prefix.join("node_modules"),
+            node_prefix,
+            root,
+        }
+    }
+}
+
 /// Write the runtime clients (replaced on every start so upgrades apply).
 pub(crate) fn install_clients(data: &Path) -> std::io::Result<()> {
-    let dir = data.join("runtimes");
-    std::fs::create_dir_all(&dir)?;
+    let managed = ManagedRuntimes::in_lambda_dir(data);
+    let dir = &managed.root;
+    std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("python_bootstrap.py"), PYTHON_BOOTSTRAP)?;
     std::fs::write(dir.join("node_bootstrap.js"), NODE_BOOTSTRAP)?;
-    std::fs::create_dir_all(dir.join("python"))?;
-    std::fs::create_dir_all(dir.join("nodejs").join("node_modules"))?;
+    std::fs::create_dir_all(&managed.python)?;
+    std::fs::create_dir_all(&managed.node_modules)?;
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
-use stratus_core::{AwsError, BoxFuture, RegistryHandle, RequestContext, Service};
+use stratus_core::{
+    AwsError, BoxFuture, RawHttpRequest, RawHttpResponse, RegistryHandle, RequestContext, Service,
+};
 use stratus_model::ServiceModel;
 use stratus_store::{Store, Write};
 
@@ -16,7 +18,7 @@ use crate::errors::{function_not_found, store_error};
 use crate::generated::{self, *};
 use crate::logs::LogShipper;
 use crate::names::{FunctionRef, function_key};
-use crate::persist::{self, T_ASYNC, T_ESM, T_FUNCTIONS, T_LAYERS};
+use crate::persist::{self, T_ASYNC, T_CSC, T_ESM, T_FUNCTIONS, T_LAYERS};
 use crate::state::{AsyncRec, EsmRec, FunctionRec, LayerRec};
 
 const MODEL_JSON: &str = include_str!("../../../models/lambda/service-2.json");
@@ -36,6 +38,11 @@ pub struct LambdaConfig {
 }
 
 impl LambdaConfig {
+    /// Lambda's directory inside a Stratus data directory.
+    pub fn dir_in(stratus_data_dir: &std::path::Path) -> PathBuf {
+        stratus_data_dir.join("lambda")
+    }
+
     /// The configuration for a Stratus data directory (`<data_dir>/lambda`).
     pub fn new(data_dir: impl Into<PathBuf>, ephemeral: bool) -> Self {
         let async_retry_scale = std::env::var("STRATUS_LAMBDA_ASYNC_RETRY_SCALE")
@@ -61,6 +68,8 @@ pub struct LambdaService {
     pub(crate) functions: RwLock<HashMap<String, Arc<Mutex<FunctionRec>>>>,
     pub(crate) layers: Mutex<HashMap<String, LayerRec>>,
     pub(crate) esms: Mutex<HashMap<String, EsmRec>>,
+    /// Code signing configurations by ARN.
+    pub(crate) cscs: Mutex<HashMap<String, crate::csc::CscRec>>,
     pub(crate) envs: EnvManager,
     pub(crate) logs: LogShipper,
     pub(crate) endpoint: OnceLock<String>,
@@ -89,6 +98,7 @@ impl LambdaService {
         let mut functions = HashMap::new();
         let mut layers = HashMap::new();
         let mut esms = HashMap::new();
+        let mut cscs = HashMap::new();
         let mut pending_async = Vec::new();
         if durable {
             for (_, v) in store.scan(T_FUNCTIONS).map_err(store_error)? {
@@ -108,6 +118,11 @@ impl LambdaService {
                     esms.insert(String::from_utf8_lossy(&k).into_owned(), rec);
                 }
             }
+            for (k, v) in store.scan(T_CSC).map_err(store_error)? {
+                if let Some(rec) = persist::decode::<crate::csc::CscRec>(&v) {
+                    cscs.insert(String::from_utf8_lossy(&k).into_owned(), rec);
+                }
+            }
             for (_, v) in store.scan(T_ASYNC).map_err(store_error)? {
                 if let Some(rec) = persist::decode::<AsyncRec>(&v) {
                     pending_async.push(rec);
@@ -125,6 +140,7 @@ impl LambdaService {
             functions: RwLock::new(functions),
             layers: Mutex::new(layers),
             esms: Mutex::new(esms),
+            cscs: Mutex::new(cscs),
             endpoint: OnceLock::new(),
             me: me.clone(),
             pollers: Mutex::new(HashMap::new()),
@@ -208,6 +224,16 @@ impl Service for LambdaService {
         }
     }
 
+    fn owns_host(&self, host: &str) -> bool {
+        crate::url_http::url_id_of_host(host).is_some()
+    }
+
+    /// Function URLs: `<url-id>.lambda-url.<region>.localhost` or
+    /// `/_stratus/lambda/url/<url-id>/...`.
+    fn raw_http<'a>(&'a self, req: RawHttpRequest) -> BoxFuture<'a, Option<RawHttpResponse>> {
+        Box::pin(self.serve_url(req))
+    }
+
     fn internal_get(&self, path: &str, _query: &str) -> Option<(String, Vec<u8>)> {
         // `code/<sha>.zip`: the download location GetFunction hands out.
         let sha = path.strip_prefix("code/")?.strip_suffix(".zip")?;
@@ -282,4 +308,19 @@ ops! {
     update_event_source_mapping(UpdateEventSourceMappingRequest) -> EventSourceMappingConfiguration => op_update_esm;
     delete_event_source_mapping(DeleteEventSourceMappingRequest) -> EventSourceMappingConfiguration => op_delete_esm;
     list_event_source_mappings(ListEventSourceMappingsRequest) -> ListEventSourceMappingsResponse => op_list_esms;
+    invoke_with_response_stream(InvokeWithResponseStreamRequest) -> InvokeWithResponseStreamResponse => op_invoke_stream;
+    create_function_url_config(CreateFunctionUrlConfigRequest) -> CreateFunctionUrlConfigResponse => op_create_url;
+    get_function_url_config(GetFunctionUrlConfigRequest) -> GetFunctionUrlConfigResponse => op_get_url;
+    update_function_url_config(UpdateFunctionUrlConfigRequest) -> UpdateFunctionUrlConfigResponse => op_update_url;
+    delete_function_url_config(DeleteFunctionUrlConfigRequest) -> () => op_delete_url;
+    list_function_url_configs(ListFunctionUrlConfigsRequest) -> ListFunctionUrlConfigsResponse => op_list_urls;
+    create_code_signing_config(CreateCodeSigningConfigRequest) -> CreateCodeSigningConfigResponse => op_create_csc;
+    get_code_signing_config(GetCodeSigningConfigRequest) -> GetCodeSigningConfigResponse => op_get_csc;
+    list_code_signing_configs(ListCodeSigningConfigsRequest) -> ListCodeSigningConfigsResponse => op_list_cscs;
+    update_code_signing_config(UpdateCodeSigningConfigRequest) -> UpdateCodeSigningConfigResponse => op_update_csc;
+    delete_code_signing_config(DeleteCodeSigningConfigRequest) -> DeleteCodeSigningConfigResponse => op_delete_csc;
+    list_functions_by_code_signing_config(ListFunctionsByCodeSigningConfigRequest) -> ListFunctionsByCodeSigningConfigResponse => op_list_functions_by_csc;
+    put_function_code_signing_config(PutFunctionCodeSigningConfigRequest) -> PutFunctionCodeSigningConfigResponse => op_put_function_csc;
+    get_function_code_signing_config(GetFunctionCodeSigningConfigRequest) -> GetFunctionCodeSigningConfigResponse => op_get_function_csc;
+    delete_function_code_signing_config(DeleteFunctionCodeSigningConfigRequest) -> () => op_delete_function_csc;
 }

@@ -74,7 +74,8 @@ pub struct ShapeRef {
     pub json_value: Option<bool>,
     #[serde(default)]
     pub streaming: Option<bool>,
-    #[serde(default)]
+    /// botocore spells it `eventpayload`, all lower case.
+    #[serde(default, alias = "eventpayload")]
     pub event_payload: Option<bool>,
 }
 

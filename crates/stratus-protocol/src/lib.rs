@@ -11,6 +11,7 @@
 //! blobs as base64 strings, timestamps as epoch seconds).
 
 mod error_codec;
+mod eventstream;
 mod json;
 mod message;
 mod query;

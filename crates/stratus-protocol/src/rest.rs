@@ -22,7 +22,7 @@ use stratus_core::{AwsError, Value};
 use stratus_model::{Operation, Protocol, ServiceModel, ShapeKind, ShapeRef};
 
 use crate::xml::{self, XmlWriter};
-use crate::{HttpRequest, HttpResponse, encode_error, timestamp, xml_in};
+use crate::{HttpRequest, HttpResponse, timestamp, xml_in};
 use json_body::Level;
 use router::{UriTemplate, split_path};
 
@@ -638,18 +638,14 @@ pub fn encode_output(
             .and_then(|p| shape.members.get_key_value(p))
         {
             Some((name, member)) => {
-                if is_event_stream(model, member) {
-                    return encode_error(
-                        model,
-                        None,
-                        protocol,
-                        &event_streams_unsupported(op),
-                        request_id,
-                    );
-                }
+                let stream = is_event_stream(model, member);
                 let kind = model.shape(&member.shape).map(|s| s.kind);
                 match (kind, get(name)) {
                     (_, None) => {}
+                    (_, Some(v)) if stream => {
+                        body = crate::eventstream::encode(model, member, v);
+                        content_type = Some("application/vnd.amazon.eventstream");
+                    }
                     (Some(ShapeKind::Blob), Some(v)) => {
                         let text = v.as_str().unwrap_or_default();
                         // A service that put raw text where base64 belongs still gets its bytes out.

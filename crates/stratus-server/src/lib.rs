@@ -13,6 +13,7 @@
 mod dispatch;
 mod identity;
 mod metrics;
+mod raw;
 mod routing;
 mod server;
 mod sigv4;

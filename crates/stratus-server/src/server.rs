@@ -20,7 +20,10 @@ use tokio::net::TcpListener;
 use crate::dispatch::{self, Incoming};
 use crate::identity::{AuthMode, Credentials};
 use crate::metrics::Metrics;
+use crate::raw;
 use crate::routing::Router;
+use crate::sigv4::SignedRequest;
+use stratus_core::RawAddress;
 
 /// Requests larger than this are refused before any service sees them.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -82,7 +85,7 @@ impl Server {
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, peer)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let shared = self.shared.clone();
                     let conn = http1::Builder::new()
@@ -91,7 +94,7 @@ impl Server {
                             TokioIo::new(stream),
                             service_fn(move |req| {
                                 let shared = shared.clone();
-                                async move { Ok::<_, Infallible>(serve(shared, req).await) }
+                                async move { Ok::<_, Infallible>(serve(shared, req, peer).await) }
                             }),
                         );
                     let conn = graceful.watch(conn);
@@ -119,10 +122,16 @@ impl Server {
     }
 }
 
-async fn serve(shared: Arc<Shared>, req: Request<Body>) -> Response<Full<Bytes>> {
+async fn serve(shared: Arc<Shared>, req: Request<Body>, peer: SocketAddr) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
-    if let Some(internal) = path.strip_prefix("/_stratus/") {
+    let host_owner = raw::host_name(&parts.headers)
+        .and_then(|host| raw::owner(&shared, host).map(|svc| (host.to_string(), svc)));
+    let internal = path.strip_prefix("/_stratus/");
+    if host_owner.is_none()
+        && let Some(internal) = internal
+        && !internal.contains('/')
+    {
         return internal_endpoint(
             &shared,
             parts.method.as_str(),
@@ -140,6 +149,9 @@ async fn serve(shared: Arc<Shared>, req: Request<Body>) -> Response<Full<Bytes>>
             );
         }
     };
+    if host_owner.is_some() || internal.is_some() {
+        return raw_endpoint(&shared, &parts, body.to_vec(), host_owner, peer).await;
+    }
     let resp = dispatch::handle(
         &shared,
         Incoming {
@@ -166,6 +178,72 @@ fn to_hyper(resp: HttpResponse) -> Response<Full<Bytes>> {
 
 fn plain(status: u16, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
     to_hyper(HttpResponse::new(status, content_type, body))
+}
+
+/// Raw HTTP for a service: by a host it owns, or `/_stratus/<service>/<path>`
+/// (any method; GETs a service does not answer fall back to `internal_get`).
+async fn raw_endpoint(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: Vec<u8>,
+    host_owner: Option<(String, Arc<dyn stratus_core::Service>)>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let full_path = parts.uri.path();
+    let query = parts.uri.query().unwrap_or("");
+    let method = parts.method.as_str();
+    let caller = raw::caller(
+        shared,
+        &SignedRequest {
+            method,
+            path: full_path,
+            query,
+            headers: &parts.headers,
+            body: &body,
+        },
+    );
+    let (svc, path, address, fallback) = match host_owner {
+        Some((host, svc)) => (svc, full_path.to_string(), RawAddress::Host(host), None),
+        None => {
+            let internal = full_path.strip_prefix("/_stratus/").unwrap_or_default();
+            let Some((name, rest)) = internal.split_once('/') else {
+                return to_hyper_raw(raw::not_found());
+            };
+            let Some(svc) = shared.registry.get(name).cloned() else {
+                return to_hyper_raw(raw::not_found());
+            };
+            (svc, format!("/{rest}"), RawAddress::Path, Some(rest))
+        }
+    };
+    let req = raw::request(raw::Parts {
+        method,
+        path,
+        query,
+        headers: &parts.headers,
+        body,
+        address,
+        caller,
+        peer: Some(peer),
+        version: parts.version,
+    });
+    if let Some(resp) = svc.raw_http(req).await {
+        return to_hyper_raw(resp);
+    }
+    match fallback {
+        Some(rest) if method == "GET" => match svc.internal_get(rest, query) {
+            Some((content_type, body)) => plain(200, &content_type, body),
+            None => to_hyper_raw(raw::not_found()),
+        },
+        _ => to_hyper_raw(raw::not_found()),
+    }
+}
+
+fn to_hyper_raw(resp: stratus_core::RawHttpResponse) -> Response<Full<Bytes>> {
+    to_hyper(HttpResponse {
+        status: resp.status,
+        headers: resp.headers,
+        body: resp.body,
+    })
 }
 
 fn internal_endpoint(

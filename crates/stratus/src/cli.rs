@@ -22,6 +22,9 @@ pub enum Command {
     /// Print a log group's events; `--follow` keeps printing new ones.
     /// A function name `fn` reads `/aws/lambda/fn`.
     Logs(crate::logs_cmd::LogsArgs),
+    /// Manage the SDKs functions import without packaging them:
+    /// `stratus runtimes install [--python] [--node]`.
+    Runtimes(crate::runtimes_cmd::RuntimesArgs),
 }
 
 #[derive(Parser, Debug, Clone)]

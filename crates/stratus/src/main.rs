@@ -2,6 +2,7 @@
 
 mod cli;
 mod logs_cmd;
+mod runtimes_cmd;
 mod start;
 
 use clap::Parser;
@@ -16,5 +17,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Start(args) => start::run(args),
         cli::Command::Logs(args) => logs_cmd::run(args),
+        cli::Command::Runtimes(args) => runtimes_cmd::run(args),
     }
 }

@@ -66,7 +66,10 @@ async fn serve(args: StartArgs, started: Instant) -> anyhow::Result<()> {
             std::env::temp_dir().join(format!("stratus-lambda-{}", std::process::id())),
             true,
         ),
-        StoreKind::Sqlite => stratus_lambda::LambdaConfig::new(args.data_dir.join("lambda"), false),
+        StoreKind::Sqlite => stratus_lambda::LambdaConfig::new(
+            stratus_lambda::LambdaConfig::dir_in(&args.data_dir),
+            false,
+        ),
     };
     let lambda = stratus_lambda::LambdaService::new(store.clone(), handle.clone(), lambda_config)
         .context("loading Lambda state")?;

@@ -954,9 +954,28 @@ fn encodes_lambda_json() {
     assert_eq!(resp.get_header("content-type"), None);
     assert_eq!(resp.get_header("x-amzn-RequestId"), Some("req-1"));
 
-    // Event streams are refused rather than sent wrong.
-    let resp = encode(&m, "InvokeWithResponseStream", &json!({"StatusCode": 200}));
-    assert_eq!(resp.status, 501);
+    // Event streams are framed as application/vnd.amazon.eventstream: one
+    // message per event, the blob event payload raw.
+    let resp = encode(
+        &m,
+        "InvokeWithResponseStream",
+        &json!({"StatusCode": 200, "ExecutedVersion": "$LATEST", "EventStream": [
+            {"PayloadChunk": {"Payload": "aGk="}},
+            {"InvokeComplete": {"LogResult": "bG9n"}}
+        ]}),
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.get_header("X-Amz-Executed-Version"), Some("$LATEST"));
+    assert_eq!(
+        resp.get_header("content-type"),
+        Some("application/vnd.amazon.eventstream")
+    );
+    let first =
+        u32::from_be_bytes([resp.body[0], resp.body[1], resp.body[2], resp.body[3]]) as usize;
+    let chunk = &resp.body[..first];
+    assert!(chunk[..first - 4].ends_with(b"hi"));
+    let rest = String::from_utf8_lossy(&resp.body[first..]);
+    assert!(rest.contains("InvokeComplete") && rest.contains(r#"{"LogResult":"bG9n"}"#));
 }
 
 #[test]
