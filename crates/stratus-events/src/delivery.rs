@@ -128,13 +128,12 @@ pub(crate) struct Delivery {
     receivers: parking_lot::Mutex<Vec<mpsc::UnboundedReceiver<Job>>>,
     retry_tx: mpsc::UnboundedSender<(i64, Job)>,
     retry_rx: parking_lot::Mutex<Option<mpsc::UnboundedReceiver<(i64, Job)>>>,
-    /// Rewrites and deletions of pending rows, for `pending::writer`.
-    pending_tx: mpsc::UnboundedSender<stratus_store::Write>,
-    pending_rx: parking_lot::Mutex<Option<mpsc::UnboundedReceiver<stratus_store::Write>>>,
+    /// Rewrites and deletions of pending rows (not awaited by anyone).
+    pub(crate) behind: Arc<stratus_store::WriteBehind>,
 }
 
 impl Delivery {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(store: Arc<dyn stratus_store::Store>) -> Self {
         let mut lanes = Vec::new();
         let mut receivers = Vec::new();
         for _ in 0..LANES {
@@ -143,21 +142,19 @@ impl Delivery {
             receivers.push(rx);
         }
         let (retry_tx, retry_rx) = mpsc::unbounded_channel();
-        let (pending_tx, pending_rx) = mpsc::unbounded_channel();
         Self {
             lanes,
             receivers: parking_lot::Mutex::new(receivers),
             retry_tx,
             retry_rx: parking_lot::Mutex::new(Some(retry_rx)),
-            pending_tx,
-            pending_rx: parking_lot::Mutex::new(Some(pending_rx)),
+            behind: Arc::new(stratus_store::WriteBehind::new(store)),
         }
     }
 
     /// The job is finished (delivered, dead-lettered or dropped): forget its row.
     pub(crate) fn settle(&self, job: &Job) {
         if job.pending != 0 {
-            let _ = self.pending_tx.send(crate::pending::delete(job));
+            self.behind.push(crate::pending::delete(job));
         }
     }
 
@@ -171,7 +168,7 @@ impl Delivery {
     /// Hold `job` until `due_ms`; its row records the new attempt and due time.
     pub(crate) fn retry_at(&self, due_ms: i64, job: Job) {
         if job.pending != 0 {
-            let _ = self.pending_tx.send(crate::pending::put(&job, due_ms));
+            self.behind.push(crate::pending::put(&job, due_ms));
         }
         let _ = self.retry_tx.send((due_ms, job));
     }
@@ -185,12 +182,8 @@ impl Delivery {
         &self,
         rt: &tokio::runtime::Handle,
         svc: Weak<EventsService>,
-        store: Arc<dyn stratus_store::Store>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut handles = Vec::new();
-        if let Some(rx) = self.pending_rx.lock().take() {
-            handles.push(rt.spawn(crate::pending::writer(store, rx)));
-        }
+        let mut handles = vec![rt.spawn(self.behind.clone().run())];
         let receivers = std::mem::take(&mut *self.receivers.lock());
         for (lane, rx) in receivers.into_iter().enumerate() {
             let w = svc.clone();

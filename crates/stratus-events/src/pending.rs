@@ -6,8 +6,9 @@
 //! the call's archived events, and the call answers only after that commit. A
 //! job's row is rewritten when a retry is scheduled (attempt and due time) and
 //! deleted once the job is delivered, dead-lettered or dropped. Those later
-//! writes are not on any request path: they go through one writer task that
-//! groups whatever is queued into one apply.
+//! writes are not on any request path: they go through a
+//! [`stratus_store::WriteBehind`] that groups whatever is queued into one
+//! apply (and hands its queue to the store at shutdown).
 //!
 //! At start-up the rows are read back and the jobs resume at their due time,
 //! with the original ingestion time, so RetryPolicy's MaximumEventAgeInSeconds
@@ -24,7 +25,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use stratus_store::Write;
-use tokio::sync::mpsc;
 
 use crate::delivery::Job;
 use crate::generated::Target;
@@ -32,9 +32,6 @@ use crate::persist;
 use crate::state::{RuleRt, TargetRt};
 
 pub(crate) const T_PENDING: &str = "events_pending";
-
-/// The most writes the writer task puts in one apply.
-const MAX_BATCH: usize = 2048;
 
 #[derive(Serialize)]
 struct RecOut<'a> {
@@ -140,26 +137,6 @@ pub(crate) fn decode(k: &[u8], v: &[u8]) -> Option<(i64, Job)> {
             pending: id,
         },
     ))
-}
-
-/// Applies the rewrites and deletions of pending rows in groups.
-pub(crate) async fn writer(
-    store: Arc<dyn stratus_store::Store>,
-    mut rx: mpsc::UnboundedReceiver<Write>,
-) {
-    let mut batch = Vec::with_capacity(256);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = store.apply(std::mem::take(&mut batch)).await {
-            tracing::warn!(error = %e, "events: pending-delivery bookkeeping failed (deliveries may repeat after a restart)");
-        }
-    }
 }
 
 #[cfg(test)]

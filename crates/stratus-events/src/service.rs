@@ -48,13 +48,14 @@ impl EventsService {
         let model = ServiceModel::from_json(MODEL_JSON)
             .map_err(|e| StoreError::Backend(format!("EventBridge model: {e}")))?;
         let durable = store.is_durable();
+        let delivery = Delivery::new(store.clone());
         let svc = Arc::new_cyclic(|me: &Weak<EventsService>| EventsService {
             model,
             store,
             durable,
             registry,
             state: RwLock::new(State::default()),
-            delivery: Delivery::new(),
+            delivery,
             http: HttpInvoker::new(),
             me: me.clone(),
             archive_seq: AtomicU64::new(now_ms() as u64 * 1000),
@@ -71,10 +72,7 @@ impl EventsService {
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let mut bg = svc.background.lock();
-            bg.extend(
-                svc.delivery
-                    .start(&rt, Arc::downgrade(&svc), svc.store.clone()),
-            );
+            bg.extend(svc.delivery.start(&rt, Arc::downgrade(&svc)));
             if !resumed.is_empty() {
                 let weak = Arc::downgrade(&svc);
                 bg.push(rt.spawn(async move {
@@ -368,5 +366,7 @@ impl Service for EventsService {
         for h in self.background.lock().drain(..) {
             h.abort();
         }
+        // Finished deliveries' row deletions reach the store before it closes.
+        self.delivery.behind.flush();
     }
 }

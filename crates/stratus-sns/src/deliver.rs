@@ -240,7 +240,7 @@ impl SnsService {
                         tracing::debug!(subscription = %route.sub_arn, reason = %f.message, ?delay, "sns: delivery failed; retrying");
                         b.rec.due_ms = crate::clock::now_millis() + delay.as_millis() as i64;
                         if b.id != 0 {
-                            let _ = self.pending_tx.send(pending::put(b.id, &b.rec));
+                            self.behind.push(pending::put(b.id, &b.rec));
                         }
                         tokio::time::sleep(*delay).await;
                     }
@@ -257,7 +257,7 @@ impl SnsService {
 
     fn settle(&self, b: &Background) {
         if b.id != 0 {
-            let _ = self.pending_tx.send(pending::delete(b.id, &b.rec.sub_arn));
+            self.behind.push(pending::delete(b.id, &b.rec.sub_arn));
         }
     }
 

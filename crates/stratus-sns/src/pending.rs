@@ -6,26 +6,21 @@
 //! built body, the message's identifiers, the retry position), in one
 //! `Store::apply` per publish, and answers after that commit. A row is
 //! rewritten when a retry is scheduled and deleted when the delivery ends
-//! (delivered, rejected, dead-lettered or dropped); those writes go through one
-//! writer task that groups what is queued. At start-up the rows of
+//! (delivered, rejected, dead-lettered or dropped); those writes go through a
+//! [`stratus_store::WriteBehind`] that groups what is queued (and hands it to
+//! the store at shutdown). At start-up the rows of
 //! subscriptions that still exist resume where their retry schedule stopped.
 //! A delivery that succeeded just before a crash, whose row deletion had not
 //! committed, is made again: delivery is at least once, as on AWS.
 //!
 //! Key: `<subscription arn>/` + 8-byte big-endian id.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use stratus_store::{Store, Write};
-use tokio::sync::mpsc;
 
 use crate::persist;
 
 pub(crate) const T_PENDING: &str = "sns_pending";
-
-/// The most writes the writer task puts in one apply.
-const MAX_BATCH: usize = 2048;
 
 /// One background delivery, as stored.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -93,23 +88,6 @@ pub(crate) fn load(store: &dyn Store) -> Result<(Rows, Vec<Write>), stratus_stor
         }
     }
     Ok((rows, bad))
-}
-
-/// Applies row rewrites and deletions in groups.
-pub(crate) async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Write>) {
-    let mut batch = Vec::with_capacity(256);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = store.apply(std::mem::take(&mut batch)).await {
-            tracing::warn!(error = %e, "sns: pending-delivery bookkeeping failed (deliveries may repeat after a restart)");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -54,8 +54,8 @@ pub struct SnsService {
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Next id of an `sns_pending` row.
     pub(crate) pending_seq: std::sync::atomic::AtomicU64,
-    /// Row rewrites and deletions for the pending writer task.
-    pub(crate) pending_tx: tokio::sync::mpsc::UnboundedSender<Write>,
+    /// Rewrites and deletions of `sns_pending` rows (not awaited by anyone).
+    pub(crate) behind: Arc<stratus_store::WriteBehind>,
 }
 
 impl SnsService {
@@ -76,7 +76,7 @@ impl SnsService {
         let model = ServiceModel::from_json(MODEL_JSON)
             .map_err(|e| StoreError::Backend(format!("SNS model: {e}")))?;
         let durable = store.is_durable();
-        let (pending_tx, pending_rx) = tokio::sync::mpsc::unbounded_channel();
+        let behind = Arc::new(stratus_store::WriteBehind::new(store.clone()));
         let svc = Arc::new_cyclic(|me| SnsService {
             model,
             store,
@@ -90,7 +90,7 @@ impl SnsService {
             me: me.clone(),
             background: Mutex::new(Vec::new()),
             pending_seq: std::sync::atomic::AtomicU64::new(1),
-            pending_tx,
+            behind,
         });
         let mut cleanup = if durable { svc.load()? } else { Vec::new() };
         if durable {
@@ -98,7 +98,7 @@ impl SnsService {
             cleanup.extend(bad);
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => {
-                    let writer = rt.spawn(crate::pending::writer(svc.store.clone(), pending_rx));
+                    let writer = rt.spawn(svc.behind.clone().run());
                     svc.background.lock().push(writer);
                     cleanup.extend(svc.resume_pending(&rt, rows));
                 }
@@ -465,5 +465,7 @@ impl Service for SnsService {
         for h in self.background.lock().drain(..) {
             h.abort();
         }
+        // Finished deliveries' row deletions reach the store before it closes.
+        self.behind.flush();
     }
 }

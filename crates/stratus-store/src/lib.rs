@@ -15,9 +15,11 @@
 
 mod memory;
 mod sqlite;
+mod write_behind;
 
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
+pub use write_behind::WriteBehind;
 
 use stratus_core::BoxFuture;
 
@@ -53,7 +55,9 @@ pub enum Write {
 pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 
 pub trait Store: Send + Sync + 'static {
-    /// Apply `batch` atomically; resolves when it is durable.
+    /// Apply `batch` atomically; resolves when it is durable. The batch is
+    /// queued when `apply` is called, so batches keep call order and one
+    /// handed over before [`Store::close`] is still applied.
     fn apply(&self, batch: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Every `(key, value)` of `table`, in key order.
