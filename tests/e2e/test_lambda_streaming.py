@@ -33,7 +33,16 @@ def test_invoke_with_response_stream(stratus, unique_name):
     resp = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"a": 1, "size": 200000}),
                                            LogType="Tail")
     assert resp["StatusCode"] == 200 and resp["ExecutedVersion"] == "$LATEST"
-    body, complete = read(resp)
+    chunks = []
+    complete = None
+    for ev in resp["EventStream"]:
+        if "PayloadChunk" in ev:
+            chunks.append(ev["PayloadChunk"]["Payload"])
+        if "InvokeComplete" in ev:
+            complete = ev["InvokeComplete"]
+    # The ~200 KB answer arrives as several 32 KiB PayloadChunk events.
+    assert len(chunks) > 1 and all(len(c) <= 32 * 1024 for c in chunks)
+    body = b"".join(chunks)
     out = json.loads(body)
     assert out["echo"] == {"a": 1, "size": 200000} and len(out["big"]) == 200000
     assert complete is not None and "ErrorCode" not in complete

@@ -19,8 +19,8 @@
 //!   ListFunctionEventInvokeConfigs; TagResource, UntagResource, ListTags
 //!   (functions and event source mappings); GetAccountSettings.
 //! - Invoke (RequestResponse, Event, DryRun; LogType=Tail), InvokeAsync and
-//!   InvokeWithResponseStream (`stream`: the buffered response as one
-//!   PayloadChunk event, then InvokeComplete with ErrorCode/ErrorDetails/LogResult).
+//!   InvokeWithResponseStream (`stream`: the buffered response as 32 KiB
+//!   PayloadChunk events, then InvokeComplete with ErrorCode/ErrorDetails/LogResult).
 //! - Function URLs (`urls`, `url_http`): Create/Get/Update/Delete/
 //!   ListFunctionUrlConfigs, served as real HTTP endpoints (see below).
 //! - Code signing configs (`csc`): Create/Get/List/Update/DeleteCodeSigningConfig,

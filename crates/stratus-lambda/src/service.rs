@@ -210,6 +210,13 @@ impl Service for LambdaService {
         operation: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, AwsError>> {
+        if operation == "InvokeWithResponseStream" {
+            return Box::pin(async move {
+                generated::dispatch(self, ctx, operation, input)
+                    .await
+                    .map(crate::stream::split_chunks)
+            });
+        }
         Box::pin(generated::dispatch(self, ctx, operation, input))
     }
 

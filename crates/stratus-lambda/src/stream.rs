@@ -1,9 +1,11 @@
 //! InvokeWithResponseStream: the function runs as a buffered invocation and
-//! its response goes out as PayloadChunk events followed by InvokeComplete
-//! (the protocol layer frames them as an event stream).
+//! its response goes out as PayloadChunk events of at most [`CHUNK`] bytes
+//! followed by InvokeComplete (the protocol layer frames them as an event
+//! stream).
 
 use base64::Engine;
 use bytes::Bytes;
+use serde_json::{Value, json};
 use stratus_core::{AwsError, Blob, RequestContext};
 
 use crate::generated::*;
@@ -12,6 +14,31 @@ use crate::service::LambdaService;
 
 const SYNC_LIMIT: usize = 6 * 1024 * 1024;
 const TAIL_BYTES: usize = 4096;
+/// Payload bytes per PayloadChunk event.
+pub(crate) const CHUNK: usize = 32 * 1024;
+
+/// The typed output holds one event of each kind; the wire gets the payload
+/// as a list of PayloadChunk events (each at most [`CHUNK`] bytes), then
+/// InvokeComplete.
+pub(crate) fn split_chunks(mut out: Value) -> Value {
+    let Some(stream) = out.get_mut("EventStream").map(Value::take) else {
+        return out;
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut events = Vec::new();
+    if let Some(p) = stream["PayloadChunk"]["Payload"].as_str()
+        && let Ok(bytes) = b64.decode(p)
+    {
+        for part in bytes.chunks(CHUNK) {
+            events.push(json!({"PayloadChunk": {"Payload": b64.encode(part)}}));
+        }
+    }
+    if let Some(done) = stream.get("InvokeComplete") {
+        events.push(json!({ "InvokeComplete": done }));
+    }
+    out["EventStream"] = Value::Array(events);
+    out
+}
 
 impl LambdaService {
     pub(crate) async fn op_invoke_stream(
@@ -104,5 +131,32 @@ impl LambdaService {
             }),
             response_stream_content_type: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_split_into_chunks_then_complete() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = vec![7u8; CHUNK * 2 + 5];
+        let out = split_chunks(json!({"StatusCode": 200, "EventStream": {
+            "PayloadChunk": {"Payload": b64.encode(&payload)},
+            "InvokeComplete": {"LogResult": "eA=="}
+        }}));
+        let events = out["EventStream"].as_array().cloned().unwrap_or_default();
+        assert_eq!(events.len(), 4);
+        let sizes: Vec<usize> = events[..3]
+            .iter()
+            .map(|e| {
+                b64.decode(e["PayloadChunk"]["Payload"].as_str().unwrap_or_default())
+                    .map(|b| b.len())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(sizes, vec![CHUNK, CHUNK, 5]);
+        assert_eq!(events[3], json!({"InvokeComplete": {"LogResult": "eA=="}}));
     }
 }
