@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use crate::error::EventError;
-use crate::hash::{bytes_eq, tail_word};
+use crate::hash::{FlatTable, tail_word};
 use crate::matcher::Val;
 
 /// Field id: index of a tested path.
@@ -23,102 +23,28 @@ const MAX_DEPTH: u32 = 512;
 /// One step of a leaf's position in the event's arrays: (array id, element index).
 pub(crate) type ArrayPos = (u32, u32);
 
-/// A child key, with its length and first eight bytes packed for quick rejection.
-#[derive(Debug, Clone)]
-struct ChildKey {
-    head: u64,
-    len: usize,
-    key: Box<[u8]>,
-    node: u32,
-}
-
-const EMPTY_SLOT: u32 = u32::MAX;
-
-/// A node's children: an open-addressing table of indexes into `keys`, sized
-/// to at least twice the number of children, so a lookup is about one probe.
-#[derive(Debug, Clone)]
-struct Children {
-    keys: Vec<ChildKey>,
-    slots: Vec<u32>,
-}
-
-#[inline]
-fn slot_hash(head: u64, len: usize) -> u64 {
-    (head ^ (len as u64).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-impl Children {
-    fn new() -> Self {
-        Self {
-            keys: Vec::new(),
-            slots: Vec::new(),
-        }
-    }
-
-    fn rebuild(&mut self) {
-        let size = (self.keys.len() * 2).next_power_of_two().max(4);
-        self.slots = vec![EMPTY_SLOT; size];
-        let mask = size - 1;
-        for (i, k) in self.keys.iter().enumerate() {
-            let mut at = (slot_hash(k.head, k.len) >> 32) as usize & mask;
-            while self.slots[at] != EMPTY_SLOT {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = i as u32;
-        }
-    }
-
-    fn insert(&mut self, key: &[u8], node: u32) {
-        self.keys.push(ChildKey {
-            head: key_word(key),
-            len: key.len(),
-            key: key.into(),
-            node,
-        });
-        self.rebuild();
-    }
-
-    #[inline]
-    fn get(&self, seg: &[u8]) -> Option<u32> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let head = key_word(seg);
-        let mask = self.slots.len() - 1;
-        let mut at = (slot_hash(head, seg.len()) >> 32) as usize & mask;
-        loop {
-            let i = self.slots[at];
-            if i == EMPTY_SLOT {
-                return None;
-            }
-            let k = &self.keys[i as usize];
-            if k.head == head && k.len == seg.len() && (k.len <= 8 || bytes_eq(&k.key, seg)) {
-                return Some(k.node);
-            }
-            at = (at + 1) & mask;
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Node {
-    children: Children,
+    has_children: bool,
     field: FieldId,
 }
 
 impl Node {
     fn new() -> Self {
         Self {
-            children: Children::new(),
+            has_children: false,
             field: NO_FIELD,
         }
     }
 }
 
-/// Segment trie of every path tested by some pattern.
+/// Segment trie of every path tested by some pattern. The children of all
+/// nodes live in one table keyed by (parent node, segment), so a key lookup
+/// while walking an event reads one slot.
 #[derive(Debug, Clone)]
 pub(crate) struct PathTrie {
     nodes: Vec<Node>,
+    children: FlatTable<u32>,
     fields: u32,
 }
 
@@ -126,34 +52,10 @@ impl Default for PathTrie {
     fn default() -> Self {
         Self {
             nodes: vec![Node::new()],
+            children: FlatTable::default(),
             fields: 0,
         }
     }
-}
-
-/// Up to eight bytes as a word (zero-padded), with at most three byte loads.
-#[inline]
-fn key_word(b: &[u8]) -> u64 {
-    let n = b.len();
-    if n >= 8 {
-        return tail_word(b);
-    }
-    if n >= 4 {
-        let mut lo = [0u8; 4];
-        let mut hi = [0u8; 4];
-        lo.copy_from_slice(&b[..4]);
-        hi.copy_from_slice(&b[n - 4..]);
-        let lo = u64::from(u32::from_le_bytes(lo));
-        let hi = u64::from(u32::from_le_bytes(hi));
-        // The high word holds bytes n-4..n shifted to their places; the
-        // overlap repeats identical bytes, so OR is exact.
-        return lo | (hi << (8 * (n - 4)));
-    }
-    let mut v = 0u64;
-    for (i, &c) in b.iter().enumerate() {
-        v |= u64::from(c) << (8 * i);
-    }
-    v
 }
 
 /// Does the key contain a `.`? (Eight bytes at a time; keys are short.)
@@ -170,7 +72,7 @@ fn has_dot(b: &[u8]) -> bool {
         }
     }
     // Padding bytes are zero, never '.'.
-    let x = key_word(chunks.remainder()) ^ DOTS;
+    let x = tail_word(chunks.remainder()) ^ DOTS;
     x.wrapping_sub(LO) & !x & HI != 0
 }
 
@@ -188,7 +90,8 @@ impl PathTrie {
                 None => {
                     let id = self.nodes.len() as u32;
                     self.nodes.push(Node::new());
-                    self.nodes[node].children.insert(seg.as_bytes(), id);
+                    *self.children.entry(node as u32, seg.as_bytes()) = id;
+                    self.nodes[node].has_children = true;
                     id as usize
                 }
             };
@@ -202,14 +105,19 @@ impl PathTrie {
 
     #[inline]
     fn child(&self, node: u32, seg: &[u8]) -> Option<u32> {
-        self.nodes[node as usize].children.get(seg)
+        self.children.get(node, seg).copied()
     }
 
     /// Follow an event key (possibly containing dots) from `node`.
     #[inline]
     fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
+        // Trie segments never contain a dot, so a whole-key hit is final; a
+        // dotted key can only be reached segment by segment.
+        if let Some(c) = self.child(node, key) {
+            return Some(c);
+        }
         if !has_dot(key) {
-            return self.child(node, key);
+            return None;
         }
         let mut n = node;
         for seg in key.split(|b| *b == b'.') {
@@ -220,7 +128,7 @@ impl PathTrie {
 
     #[inline]
     fn has_children(&self, node: u32) -> bool {
-        !self.nodes[node as usize].children.keys.is_empty()
+        self.nodes[node as usize].has_children
     }
 
     #[inline]
@@ -501,8 +409,20 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
         self.b.get(self.i).copied()
     }
 
-    #[inline]
+    /// Skip whitespace. Events are usually compact JSON, so the common case
+    /// (the next byte is not whitespace) is one comparison.
+    #[inline(always)]
     fn ws(&mut self) {
+        if let Some(&c) = self.b.get(self.i)
+            && c > b' '
+        {
+            return;
+        }
+        self.ws_slow();
+    }
+
+    #[inline(never)]
+    fn ws_slow(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
             self.i += 1;
         }

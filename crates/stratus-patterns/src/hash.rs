@@ -63,15 +63,6 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Hash of a byte string with [`FxHasher`].
-#[inline]
-pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(b);
-    h.write_usize(b.len());
-    h.finish()
-}
-
 /// Byte-string equality without a library call for the short keys typical of
 /// events (eight bytes at a time).
 #[inline]
@@ -93,69 +84,299 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     tail_word(ca.remainder()) == tail_word(cb.remainder())
 }
 
-/// Up to eight bytes as a little-endian word (zero-padded), without a library call.
+/// Up to eight bytes as a little-endian word (zero-padded), with at most
+/// three loads and no loop or library call.
 #[inline]
 pub(crate) fn tail_word(b: &[u8]) -> u64 {
-    if b.len() >= 8 {
+    let n = b.len();
+    if n >= 8 {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[..8]);
         return u64::from_le_bytes(w);
     }
-    let mut v = 0u64;
-    for (i, &c) in b.iter().enumerate() {
-        v |= u64::from(c) << (8 * i);
+    if n >= 4 {
+        let mut lo = [0u8; 4];
+        let mut hi = [0u8; 4];
+        lo.copy_from_slice(&b[..4]);
+        hi.copy_from_slice(&b[n - 4..]);
+        let lo = u64::from(u32::from_le_bytes(lo));
+        let hi = u64::from(u32::from_le_bytes(hi));
+        // Bytes n-4..n land in their places; the overlap repeats identical
+        // bytes, so OR is exact.
+        return lo | (hi << (8 * (n - 4)));
     }
-    v
+    if n == 0 {
+        return 0;
+    }
+    // One to three bytes: first, middle and last (repeats coincide).
+    u64::from(b[0])
+        | (u64::from(b[n / 2]) << (8 * (n / 2)))
+        | (u64::from(b[n - 1]) << (8 * (n - 1)))
 }
 
-/// Keys sharing one hash, with their values.
-type Bucket<V> = Vec<(Box<[u8]>, V)>;
+/// Mix a key tag into a byte-string hash.
+#[inline]
+fn mix(h: u64, tag: u32) -> u64 {
+    (h ^ u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(SEED)
+}
 
-/// Map from byte strings to values, looked up by a precomputed hash.
+/// The table's hash of a key and its first eight bytes (zero-padded).
+#[inline]
+fn key_hash(key: &[u8], tag: u32) -> (u64, u64) {
+    let head = tail_word(key);
+    let mut h = FxHasher::default();
+    h.add(head);
+    if key.len() > 8 {
+        let mut chunks = key[8..].chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h.add(u64::from_le_bytes(w));
+        }
+        h.add(tail_word(chunks.remainder()));
+    }
+    h.add(key.len() as u64);
+    (mix(h.finish(), tag), head)
+}
+
+/// [`key_hash`] of the ASCII-lower-cased key, without copying it.
+#[inline]
+fn key_hash_lower(key: &[u8], tag: u32) -> (u64, u64) {
+    let lower = |w: u64| {
+        let mut b = w.to_le_bytes();
+        b.make_ascii_lowercase();
+        u64::from_le_bytes(b)
+    };
+    let head = lower(tail_word(key));
+    let mut h = FxHasher::default();
+    h.add(head);
+    if key.len() > 8 {
+        let mut chunks = key[8..].chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h.add(lower(u64::from_le_bytes(w)));
+        }
+        h.add(lower(tail_word(chunks.remainder())));
+    }
+    h.add(key.len() as u64);
+    (mix(h.finish(), tag), head)
+}
+
 #[derive(Debug, Clone)]
-pub(crate) struct BytesMap<V> {
-    map: FxMap<u64, Bucket<V>>,
+struct Slot<V> {
+    hash: u64,
+    /// First eight key bytes (zero-padded): keys up to eight bytes long are
+    /// compared without touching the arena.
+    head: u64,
+    tag: u32,
+    len: u32,
+    start: u32,
+    val: V,
 }
 
-impl<V> Default for BytesMap<V> {
+const EMPTY_TAG: u32 = u32::MAX;
+
+/// Map from (tag, byte string) to a value: one open-addressing table whose
+/// slots hold the value and the key's first bytes inline, so a lookup usually
+/// reads one slot (plus the key arena for keys longer than eight bytes). Many
+/// small per-field or per-node maps share one table this way, which keeps the
+/// matcher's memory footprint in a few contiguous blocks.
+#[derive(Debug, Clone)]
+pub(crate) struct FlatTable<V> {
+    slots: Vec<Slot<V>>,
+    arena: Vec<u8>,
+    len: usize,
+}
+
+impl<V> Default for FlatTable<V> {
     fn default() -> Self {
         Self {
-            map: FxMap::default(),
+            slots: Vec::new(),
+            arena: Vec::new(),
+            len: 0,
         }
     }
 }
 
-impl<V: Default> BytesMap<V> {
-    pub(crate) fn entry(&mut self, key: &[u8]) -> &mut V {
-        let bucket = self.map.entry(hash_bytes(key)).or_default();
-        let pos = match bucket.iter().position(|(k, _)| bytes_eq(k, key)) {
-            Some(p) => p,
-            None => {
-                bucket.push((key.into(), V::default()));
-                bucket.len() - 1
-            }
+impl<V: Default + Clone> FlatTable<V> {
+    /// The value for (`tag`, `key`), inserted as `V::default()` when absent.
+    /// `tag` must not be `u32::MAX`.
+    pub(crate) fn entry(&mut self, tag: u32, key: &[u8]) -> &mut V {
+        let (hash, head) = key_hash(key, tag);
+        if let Some(i) = self.find(hash, tag, key.len(), |s| self.key_eq(s, head, key)) {
+            return &mut self.slots[i].val;
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(key);
+        let slot = Slot {
+            hash,
+            head,
+            tag,
+            len: key.len() as u32,
+            start,
+            val: V::default(),
         };
-        &mut bucket[pos].1
+        let at = self.place(slot);
+        self.len += 1;
+        &mut self.slots[at].val
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        let empty = Slot {
+            hash: 0,
+            head: 0,
+            tag: EMPTY_TAG,
+            len: 0,
+            start: 0,
+            val: V::default(),
+        };
+        let old = std::mem::replace(&mut self.slots, vec![empty; size]);
+        for s in old.into_iter().filter(|s| s.tag != EMPTY_TAG) {
+            self.place(s);
+        }
+    }
+
+    fn place(&mut self, slot: Slot<V>) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = (slot.hash >> 40) as usize & mask;
+        while self.slots[at].tag != EMPTY_TAG {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+        at
     }
 }
 
-impl<V> BytesMap<V> {
+impl<V> FlatTable<V> {
     #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+    fn key_eq(&self, s: &Slot<V>, head: u64, key: &[u8]) -> bool {
+        if s.head != head {
+            return false;
+        }
+        if key.len() <= 8 {
+            return true;
+        }
+        let start = s.start as usize;
+        bytes_eq(&self.arena[start..start + key.len()], key)
     }
 
     #[inline]
-    pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
-        self.get_hashed(hash_bytes(key), key)
+    fn find(
+        &self,
+        hash: u64,
+        tag: u32,
+        len: usize,
+        eq: impl Fn(&Slot<V>) -> bool,
+    ) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = (hash >> 40) as usize & mask;
+        loop {
+            let s = &self.slots[at];
+            if s.tag == EMPTY_TAG {
+                return None;
+            }
+            if s.hash == hash && s.tag == tag && s.len as usize == len && eq(s) {
+                return Some(at);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Number of keys.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     #[inline]
-    pub(crate) fn get_hashed(&self, hash: u64, key: &[u8]) -> Option<&V> {
-        self.map
-            .get(&hash)?
-            .iter()
-            .find(|(k, _)| bytes_eq(k, key))
-            .map(|(_, v)| v)
+    pub(crate) fn get(&self, tag: u32, key: &[u8]) -> Option<&V> {
+        let (hash, head) = key_hash(key, tag);
+        self.find(hash, tag, key.len(), |s| self.key_eq(s, head, key))
+            .map(|i| &self.slots[i].val)
+    }
+
+    /// Look up an ASCII key case-insensitively (keys are stored lower-cased).
+    #[inline]
+    pub(crate) fn get_ascii_lower(&self, tag: u32, key: &[u8]) -> Option<&V> {
+        let (hash, head) = key_hash_lower(key, tag);
+        self.find(hash, tag, key.len(), |s| {
+            if s.head != head {
+                return false;
+            }
+            if key.len() <= 8 {
+                return true;
+            }
+            let start = s.start as usize;
+            self.arena[start..start + key.len()].eq_ignore_ascii_case(key)
+        })
+        .map(|i| &self.slots[i].val)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_table_finds_every_key() {
+        let mut m: FlatTable<u32> = FlatTable::default();
+        let keys: Vec<String> = (0..200)
+            .map(|i| format!("k{i}{}", "x".repeat(i % 19)))
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            *m.entry(7, k.as_bytes()) = i as u32 + 1;
+            *m.entry(8, k.as_bytes()) = i as u32 + 1000;
+        }
+        *m.entry(7, b"") = 5000;
+        assert_eq!(m.len(), 401);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(7, k.as_bytes()), Some(&(i as u32 + 1)));
+            assert_eq!(m.get(8, k.as_bytes()), Some(&(i as u32 + 1000)));
+            assert_eq!(
+                m.get_ascii_lower(7, k.to_uppercase().as_bytes()),
+                Some(&(i as u32 + 1))
+            );
+            assert_eq!(m.get(9, k.as_bytes()), None);
+        }
+        assert_eq!(m.get(7, b"k"), None);
+        assert_eq!(m.get(7, b""), Some(&5000));
+        assert_eq!(m.get(8, b""), None);
+        assert!(FlatTable::<u32>::default().get(0, b"a").is_none());
+    }
+
+    #[test]
+    fn lower_hash_agrees() {
+        for s in [
+            "",
+            "a",
+            "ABCDEFGH",
+            "Hello World, Mixed CASE 123",
+            "running",
+            "ABCDEFGHIJKLMNOPQ",
+        ] {
+            assert_eq!(
+                key_hash_lower(s.as_bytes(), 3),
+                key_hash(s.to_ascii_lowercase().as_bytes(), 3)
+            );
+        }
+    }
+
+    #[test]
+    fn tail_words() {
+        for n in 0..12 {
+            let b: Vec<u8> = (1..=n as u8).collect();
+            let mut w = [0u8; 8];
+            let k = n.min(8);
+            w[..k].copy_from_slice(&b[..k]);
+            assert_eq!(tail_word(&b), u64::from_le_bytes(w), "{n}");
+        }
     }
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use crate::cidr::{IpKey, ip_value};
 use crate::error::EventError;
 use crate::flatten::{ArrayPos, FieldId, FlatBufs, LeafSink, PathTrie, Source};
-use crate::hash::{BytesMap, FxMap};
+use crate::hash::{FlatTable, FxMap};
 use crate::matcher::{Matcher, Val};
 use crate::parse::Branch;
 
@@ -43,22 +43,34 @@ struct Target {
     bit: u8,
 }
 
-type ByLen = Vec<(usize, BytesMap<Vec<Target>>)>;
+/// Kinds of string keys in [`Index::values`], combined with the field id
+/// into the table's tag.
+const K_EXACT: u32 = 0;
+const K_EQ_IC: u32 = 1;
+const K_PREFIX: u32 = 2;
+const K_SUFFIX: u32 = 3;
+
+#[inline]
+fn tag(field: FieldId, kind: u32) -> u32 {
+    field * 4 + kind
+}
 
 #[derive(Debug, Clone, Default)]
 struct FieldIndex {
     /// `exists: true`: any leaf.
     any: Vec<Target>,
-    exact_str: BytesMap<Vec<Target>>,
+    /// Some exact string, in [`Index::values`].
+    has_exact: bool,
+    /// Some `equals-ignore-case` (lower-cased key), in [`Index::values`].
+    has_eq_ic: bool,
     exact_ip: FxMap<IpKey, Vec<Target>>,
     exact_num: FxMap<u64, Vec<Target>>,
     exact_true: Vec<Target>,
     exact_false: Vec<Target>,
     exact_null: Vec<Target>,
-    /// Lower-cased keys.
-    eq_ic: BytesMap<Vec<Target>>,
-    prefix: ByLen,
-    suffix: ByLen,
+    /// Lengths (ascending) of the prefixes and suffixes in [`Index::values`].
+    prefix_lens: Vec<u32>,
+    suffix_lens: Vec<u32>,
     /// Some branch has a non-indexed test on this field: keep its leaves.
     deferred: bool,
     /// Some non-indexed test is a `cidr`: parse leaves as IP addresses once.
@@ -80,13 +92,11 @@ fn is_indexed(m: &Matcher) -> bool {
     )
 }
 
-fn add_by_len(list: &mut ByLen, key: &[u8], t: Target) {
-    if !list.iter().any(|(l, _)| *l == key.len()) {
-        list.push((key.len(), BytesMap::default()));
-        list.sort_by_key(|(l, _)| *l);
-    }
-    if let Some((_, map)) = list.iter_mut().find(|(l, _)| *l == key.len()) {
-        map.entry(key).push(t);
+fn add_len(lens: &mut Vec<u32>, len: usize) {
+    let len = len as u32;
+    if !lens.contains(&len) {
+        lens.push(len);
+        lens.sort_unstable();
     }
 }
 
@@ -96,19 +106,31 @@ fn num_key(x: f64) -> u64 {
 }
 
 impl FieldIndex {
-    fn add(&mut self, m: &Matcher, t: Target) {
+    fn add(&mut self, values: &mut FlatTable<Vec<Target>>, field: FieldId, m: &Matcher, t: Target) {
         match m {
             Matcher::ExactStr { value, ip } => match ip {
                 Some(ip) => self.exact_ip.entry(*ip).or_default().push(t),
-                None => self.exact_str.entry(value.as_bytes()).push(t),
+                None => {
+                    self.has_exact = true;
+                    values.entry(tag(field, K_EXACT), value.as_bytes()).push(t);
+                }
             },
             Matcher::ExactNum(x) => self.exact_num.entry(num_key(*x)).or_default().push(t),
             Matcher::ExactBool(true) => self.exact_true.push(t),
             Matcher::ExactBool(false) => self.exact_false.push(t),
             Matcher::ExactNull => self.exact_null.push(t),
-            Matcher::EqualsIgnoreCase(s) => self.eq_ic.entry(s.as_bytes()).push(t),
-            Matcher::Prefix(p) => add_by_len(&mut self.prefix, p.as_bytes(), t),
-            Matcher::Suffix(p) => add_by_len(&mut self.suffix, p.as_bytes(), t),
+            Matcher::EqualsIgnoreCase(s) => {
+                self.has_eq_ic = true;
+                values.entry(tag(field, K_EQ_IC), s.as_bytes()).push(t);
+            }
+            Matcher::Prefix(p) => {
+                add_len(&mut self.prefix_lens, p.len());
+                values.entry(tag(field, K_PREFIX), p.as_bytes()).push(t);
+            }
+            Matcher::Suffix(p) => {
+                add_len(&mut self.suffix_lens, p.len());
+                values.entry(tag(field, K_SUFFIX), p.as_bytes()).push(t);
+            }
             Matcher::Exists(true) => self.any.push(t),
             // Absence is decided per field; other operators are deferred.
             _ => {}
@@ -136,8 +158,9 @@ struct Cond {
 struct Deferred {
     bit: u8,
     field: FieldId,
-    /// Only the non-indexed operators of the test.
-    matchers: Arc<[Matcher]>,
+    /// Only the non-indexed operators of the test: `Index::dmatchers[mstart..mstart + mlen]`.
+    mstart: u32,
+    mlen: u32,
     /// The branch fails when this test does not hit.
     positive: bool,
 }
@@ -151,7 +174,6 @@ struct SubInfo {
     /// branch's deferred tests are evaluated.
     gate: u64,
     absent: Vec<Absent>,
-    deferred: Vec<Deferred>,
     conds: Vec<Cond>,
 }
 
@@ -163,6 +185,9 @@ struct SubHot {
     pos: u64,
     gate: u64,
     rule: u32,
+    /// The branch's deferred tests: `Index::deferred[dstart..dstart + dlen]`.
+    dstart: u32,
+    dlen: u32,
     flags: u8,
 }
 
@@ -171,9 +196,15 @@ struct SubHot {
 pub(crate) struct Index {
     trie: PathTrie,
     fields: Vec<FieldIndex>,
+    /// Exact, `equals-ignore-case`, prefix and suffix keys of every field.
+    values: FlatTable<Vec<Target>>,
     subs: Vec<SubInfo>,
     /// Per-branch data read for every touched branch (kept small and dense).
     hot: Vec<SubHot>,
+    /// Deferred tests of all branches, and their operators, stored
+    /// contiguously so step 2 reads few cache lines.
+    deferred: Vec<Deferred>,
+    dmatchers: Vec<Matcher>,
     /// Branches looked at for every event: those without positive tests, and
     /// those with deferred tests but no indexed positive test.
     extra: Vec<u32>,
@@ -201,7 +232,6 @@ struct State {
     ntouched: usize,
     field_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
-    lower: String,
     /// Leaves kept for step 2, chained per field from `dhead`.
     dleaves: Vec<DLeaf>,
     dstr: String,
@@ -389,7 +419,6 @@ impl Index {
                 pos: 0,
                 gate: 0,
                 absent: Vec::new(),
-                deferred: Vec::new(),
                 conds: Vec::with_capacity(branch.len()),
             };
             // `exists: true` next to another indexed positive test is checked in
@@ -403,6 +432,7 @@ impl Index {
                     && !c.matchers.contains(&Matcher::Exists(false))
                     && c.matchers.iter().all(is_indexed)
             });
+            let dstart = self.deferred.len();
             for (bit, cond) in branch.iter().enumerate() {
                 let bit = bit as u8;
                 let field = self.trie.insert(&cond.path);
@@ -428,7 +458,7 @@ impl Index {
                 let defer_exists = other_gate && exists_only(cond);
                 if !defer_exists {
                     for m in cond.matchers.iter() {
-                        self.fields[field as usize].add(m, t);
+                        self.fields[field as usize].add(&mut self.values, field, m, t);
                     }
                 }
                 let slow: Vec<Matcher> = cond
@@ -445,23 +475,26 @@ impl Index {
                     let fi = &mut self.fields[field as usize];
                     fi.deferred = true;
                     fi.needs_ip |= slow.iter().any(|m| matches!(m, Matcher::Cidr(_)));
-                    info.deferred.push(Deferred {
+                    self.deferred.push(Deferred {
                         bit,
                         field,
-                        matchers: slow.into(),
+                        mstart: self.dmatchers.len() as u32,
+                        mlen: slow.len() as u32,
                         positive: !has_absent,
                     });
+                    self.dmatchers.extend(slow);
                 }
                 info.conds.push(Cond {
                     field,
                     matchers: cond.matchers.clone(),
                 });
             }
-            if info.pos == 0 || (info.gate == 0 && !info.deferred.is_empty()) {
+            let dlen = self.deferred.len() - dstart;
+            if info.pos == 0 || (info.gate == 0 && dlen != 0) {
                 self.extra.push(sub);
             }
             let mut flags = 0;
-            if !info.deferred.is_empty() {
+            if dlen != 0 {
                 flags |= HAS_DEFERRED;
             }
             if !info.absent.is_empty() {
@@ -471,6 +504,8 @@ impl Index {
                 pos: info.pos,
                 gate: info.gate,
                 rule,
+                dstart: dstart as u32,
+                dlen: dlen as u32,
                 flags,
             });
             self.subs.push(info);
@@ -486,8 +521,8 @@ impl Index {
         }
         match val {
             Val::Str(s) => {
-                if !fi.exact_str.is_empty()
-                    && let Some(ts) = fi.exact_str.get(s.as_bytes())
+                if fi.has_exact
+                    && let Some(ts) = self.values.get(tag(field, K_EXACT), s.as_bytes())
                 {
                     st.touch(ts, in_array);
                 }
@@ -497,35 +532,36 @@ impl Index {
                     st.touch(ts, in_array);
                 }
                 let b = s.as_bytes();
-                for (len, map) in &fi.prefix {
-                    if *len > b.len() {
+                for &len in &fi.prefix_lens {
+                    let len = len as usize;
+                    if len > b.len() {
                         break;
                     }
-                    if let Some(ts) = map.get(&b[..*len]) {
+                    if let Some(ts) = self.values.get(tag(field, K_PREFIX), &b[..len]) {
                         st.touch(ts, in_array);
                     }
                 }
-                for (len, map) in &fi.suffix {
-                    if *len > b.len() {
+                for &len in &fi.suffix_lens {
+                    let len = len as usize;
+                    if len > b.len() {
                         break;
                     }
-                    if let Some(ts) = map.get(&b[b.len() - *len..]) {
+                    if let Some(ts) = self.values.get(tag(field, K_SUFFIX), &b[b.len() - len..]) {
                         st.touch(ts, in_array);
                     }
                 }
-                if !fi.eq_ic.is_empty() {
-                    let mut lower = std::mem::take(&mut st.lower);
-                    lower.clear();
-                    if s.is_ascii() {
-                        lower.push_str(s);
-                        lower.make_ascii_lowercase();
+                if fi.has_eq_ic {
+                    // ASCII values (the usual case) are hashed and compared
+                    // case-insensitively in place; others are lower-cased first.
+                    let t = tag(field, K_EQ_IC);
+                    let found = if s.is_ascii() {
+                        self.values.get_ascii_lower(t, s.as_bytes())
                     } else {
-                        lower.push_str(&s.to_lowercase());
-                    }
-                    if let Some(ts) = fi.eq_ic.get(lower.as_bytes()) {
+                        self.values.get(t, s.to_lowercase().as_bytes())
+                    };
+                    if let Some(ts) = found {
                         st.touch(ts, in_array);
                     }
-                    st.lower = lower;
                 }
             }
             Val::Num(x) => {
@@ -545,8 +581,11 @@ impl Index {
     /// Step 2 for one branch: evaluate its deferred tests on the kept leaves.
     #[inline(never)]
     fn eval_deferred(&self, st: &mut State, sub: u32) {
-        let info = &self.subs[sub as usize];
-        for d in &info.deferred {
+        let h = &self.hot[sub as usize];
+        let (a, n) = (h.dstart as usize, h.dlen as usize);
+        for d in &self.deferred[a..a + n] {
+            let (ma, mn) = (d.mstart as usize, d.mlen as usize);
+            let matchers = &self.dmatchers[ma..ma + mn];
             let bit = 1u64 << d.bit;
             let s = sub as usize;
             let already = st.hit(s) & bit != 0;
@@ -565,7 +604,7 @@ impl Index {
                         DVal::Bool(b) => Val::Bool(b),
                         DVal::Null => Val::Null,
                     };
-                    let hit = d.matchers.iter().any(|m| match m {
+                    let hit = matchers.iter().any(|m| match m {
                         Matcher::Cidr(r) => leaf.ip.is_some_and(|ip| r.contains(&ip)),
                         m => m.matches(val),
                     });

@@ -2,6 +2,7 @@
 //! an event.
 
 use crate::cidr::{CidrRange, IpKey, ip_value};
+use crate::hash::bytes_eq;
 use crate::wildcard::Wildcard;
 
 /// One leaf value of a flattened event.
@@ -54,10 +55,12 @@ pub(crate) enum AnythingBut {
 impl AnythingBut {
     fn excluded(&self, v: Val<'_>) -> bool {
         match (self, v) {
-            (Self::Strings(l), Val::Str(s)) => l.iter().any(|x| x == s),
+            (Self::Strings(l), Val::Str(s)) => {
+                l.iter().any(|x| bytes_eq(x.as_bytes(), s.as_bytes()))
+            }
             (Self::Numbers(l), Val::Num(n)) => l.contains(&n),
-            (Self::Prefixes(l), Val::Str(s)) => l.iter().any(|p| s.starts_with(p.as_str())),
-            (Self::Suffixes(l), Val::Str(s)) => l.iter().any(|p| s.ends_with(p.as_str())),
+            (Self::Prefixes(l), Val::Str(s)) => l.iter().any(|p| starts_with(s, p)),
+            (Self::Suffixes(l), Val::Str(s)) => l.iter().any(|p| ends_with(s, p)),
             (Self::IgnoreCase(l), Val::Str(s)) => l.iter().any(|p| eq_ignore_case(s, p)),
             (Self::Wildcards(l), Val::Str(s)) => l.iter().any(|w| w.matches(s)),
             _ => false,
@@ -90,6 +93,18 @@ pub(crate) enum Matcher {
     Cidr(CidrRange),
     Exists(bool),
     AnythingBut(AnythingBut),
+}
+
+/// `s.starts_with(p)` without a library call for short strings.
+#[inline]
+pub(crate) fn starts_with(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && bytes_eq(&s.as_bytes()[..p.len()], p.as_bytes())
+}
+
+/// `s.ends_with(p)` without a library call for short strings.
+#[inline]
+pub(crate) fn ends_with(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && bytes_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
 }
 
 /// Case-insensitive equality against an already lower-cased pattern.
@@ -127,14 +142,15 @@ impl Matcher {
     pub(crate) fn matches(&self, v: Val<'_>) -> bool {
         match (self, v) {
             (Self::ExactStr { value, ip }, Val::Str(s)) => {
-                s == value || ip.is_some_and(|ip| ip_value(s) == Some(ip))
+                bytes_eq(s.as_bytes(), value.as_bytes())
+                    || ip.is_some_and(|ip| ip_value(s) == Some(ip))
             }
             (Self::ExactNum(n), Val::Num(x)) => *n == x,
             (Self::ExactBool(b), Val::Bool(x)) => *b == x,
             (Self::ExactNull, Val::Null) => true,
-            (Self::Prefix(p), Val::Str(s)) => s.starts_with(p.as_str()),
+            (Self::Prefix(p), Val::Str(s)) => starts_with(s, p),
             (Self::PrefixIgnoreCase(p), Val::Str(s)) => starts_with_ignore_case(s, p),
-            (Self::Suffix(p), Val::Str(s)) => s.ends_with(p.as_str()),
+            (Self::Suffix(p), Val::Str(s)) => ends_with(s, p),
             (Self::SuffixIgnoreCase(p), Val::Str(s)) => ends_with_ignore_case(s, p),
             (Self::EqualsIgnoreCase(p), Val::Str(s)) => eq_ignore_case(s, p),
             (Self::Wildcard(w), Val::Str(s)) => w.matches(s),

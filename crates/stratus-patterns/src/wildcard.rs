@@ -3,6 +3,9 @@
 //! consecutive unescaped `*` are rejected with AWS's texts. Positions in error
 //! messages count bytes from 1, as AWS reports them.
 
+use crate::hash::bytes_eq;
+use crate::matcher::{ends_with, starts_with};
+
 /// A compiled wildcard: the literal pieces between the stars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Wildcard {
@@ -55,25 +58,39 @@ impl Wildcard {
             return false;
         };
         if n == 1 {
-            return s == first;
+            return bytes_eq(s.as_bytes(), first.as_bytes());
         }
-        if s.len() < first.len() + last.len()
-            || !s.starts_with(first.as_str())
-            || !s.ends_with(last.as_str())
-        {
+        if s.len() < first.len() + last.len() || !starts_with(s, first) || !ends_with(s, last) {
             return false;
         }
-        let Some(mut mid) = s.get(first.len()..s.len() - last.len()) else {
-            return false;
-        };
+        // Byte-wise search is exact here: UTF-8 never matches inside a character.
+        let mut mid = &s.as_bytes()[first.len()..s.len() - last.len()];
         for p in &self.parts[1..n - 1] {
-            match mid.find(p.as_str()) {
+            match find(mid, p.as_bytes()) {
                 Some(k) => mid = &mid[k + p.len()..],
                 None => return false,
             }
         }
         true
     }
+}
+
+/// First position of `needle` in `hay`: candidates by the first byte (SIMD),
+/// then a short comparison; wildcard pieces and event values are short, so
+/// this beats a searcher that must be built per call.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some(&first) = needle.first() else {
+        return Some(0);
+    };
+    let mut at = 0;
+    while hay.len() - at >= needle.len() {
+        let k = at + memchr::memchr(first, &hay[at..=hay.len() - needle.len()])?;
+        if bytes_eq(&hay[k..k + needle.len()], needle) {
+            return Some(k);
+        }
+        at = k + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -99,6 +116,11 @@ mod tests {
         assert!(w("a\\*b").matches("a*b"));
         assert!(!w("a\\*b").matches("axb"));
         assert!(w("a\\\\b").matches("a\\b"));
+        assert!(w("*ab*ab*").matches("xabyab"));
+        assert!(!w("*ab*ab*").matches("xaby"));
+        assert!(w("a*bc*d").matches("abcbcd"));
+        assert!(w("a*é*z").matches("aééz"));
+        assert!(!w("a*bcd*e").matches("abce"));
     }
 
     #[test]
