@@ -15,11 +15,20 @@
 //!   `Lambda-Runtime-Function-Error-Type` header and the JSON body are passed on.
 //! - `POST /2018-06-01/runtime/init/error` — 202; the environment's init failed.
 //!
+//! Extensions (`2020-01-01/extension/...`, see [`extensions`]) and the Logs and
+//! Telemetry APIs (`PUT 2020-08-15/logs`, `PUT 2022-07-01/telemetry`, see
+//! [`subscriptions`]) are served on the same endpoint, as on AWS.
+//!
 //! The service side is plain Rust: [`RuntimeApi::invoke`] hands an
 //! [`Invocation`] to the runtime and returns a receiver for its [`Outcome`];
 //! the receiver of [`Signal`]s tells when the runtime first asked for work
 //! (init finished) or reported an init error. Nothing here knows about
 //! functions, processes or logs.
+
+pub mod delivery;
+pub mod extensions;
+pub mod records;
+pub mod subscriptions;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -39,7 +48,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use extensions::Registered;
+pub use records::{Api, Event, Platform, ReportMetrics};
+use subscriptions::Hub;
+
 const PREFIX: &str = "/2018-06-01/runtime/";
+const EXTENSION_PREFIX: &str = "/2020-01-01/extension/";
+
+mod ext_api;
 
 /// One event for the runtime.
 #[derive(Debug, Clone)]
@@ -79,6 +95,27 @@ pub enum Signal {
         error_type: Option<String>,
         body: Bytes,
     },
+    /// An extension's `/extension/init/error`.
+    ExtensionInitError {
+        name: String,
+        error_type: String,
+        body: Bytes,
+    },
+    /// An extension's `/extension/exit/error`.
+    ExtensionExitError {
+        name: String,
+        error_type: String,
+        body: Bytes,
+    },
+}
+
+/// What extensions see in the register response.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionInfo {
+    pub function_name: String,
+    pub function_version: String,
+    pub handler: String,
+    pub account_id: String,
 }
 
 type Job = (Invocation, oneshot::Sender<Outcome>);
@@ -89,6 +126,9 @@ struct Inner {
     signals: mpsc::UnboundedSender<Signal>,
     ready_sent: AtomicBool,
     max_response: usize,
+    extensions: extensions::Registry,
+    hub: Arc<Hub>,
+    info: Mutex<FunctionInfo>,
 }
 
 /// A bound Runtime API endpoint. Dropping it stops the listener.
@@ -96,6 +136,7 @@ pub struct RuntimeApi {
     addr: SocketAddr,
     sender: mpsc::Sender<Job>,
     task: JoinHandle<()>,
+    inner: Arc<Inner>,
 }
 
 impl RuntimeApi {
@@ -113,9 +154,20 @@ impl RuntimeApi {
             signals: sig_tx,
             ready_sent: AtomicBool::new(false),
             max_response,
+            extensions: extensions::Registry::default(),
+            hub: Arc::new(Hub::default()),
+            info: Mutex::new(FunctionInfo::default()),
         });
-        let task = tokio::spawn(accept_loop(listener, inner));
-        Ok((RuntimeApi { addr, sender, task }, sig_rx))
+        let task = tokio::spawn(accept_loop(listener, inner.clone()));
+        Ok((
+            RuntimeApi {
+                addr,
+                sender,
+                task,
+                inner,
+            },
+            sig_rx,
+        ))
     }
 
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -123,13 +175,79 @@ impl RuntimeApi {
         self.addr.to_string()
     }
 
-    /// Queue an invocation for the runtime's next `/next`.
+    /// The function facts handed to extensions when they register.
+    pub fn set_function_info(&self, info: FunctionInfo) {
+        *self.inner.info.lock() = info;
+    }
+
+    /// The extensions registry (registration, events, idleness).
+    pub fn extensions(&self) -> &extensions::Registry {
+        &self.inner.extensions
+    }
+
+    /// The Logs/Telemetry API fan-out; cloneable so pipe readers can report lines.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.inner.hub.clone()
+    }
+
+    /// Report a platform event (or a line) to the subscribers.
+    pub fn emit(&self, event: Event) {
+        self.inner.hub.emit(event);
+    }
+
+    /// Init is complete: registration closes and the init backlog is dropped.
+    pub fn init_done(&self) {
+        self.inner.extensions.close();
+        self.inner.hub.end_backlog();
+    }
+
+    /// The Shutdown phase: buffered telemetry is delivered, SHUTDOWN goes to
+    /// the extensions registered for it, and this waits until they are back in
+    /// `/event/next` or `limit` passed. Returns whether they all finished.
+    pub async fn shutdown(&self, reason: &str, limit: std::time::Duration) -> bool {
+        let start = std::time::Instant::now();
+        self.inner.hub.flush(limit / 2).await;
+        let deadline =
+            SystemTimeMs::now() + (limit.saturating_sub(start.elapsed())).as_millis() as u64;
+        let event = extensions::shutdown_event(reason, deadline);
+        if self.inner.extensions.broadcast("SHUTDOWN", &event) == 0 {
+            return true;
+        }
+        let left = limit.saturating_sub(start.elapsed());
+        tokio::time::timeout(left, self.inner.extensions.wait_idle())
+            .await
+            .is_ok()
+    }
+
+    /// Queue an invocation for the runtime's next `/next` (and send INVOKE to
+    /// the extensions registered for it).
     pub async fn invoke(&self, invocation: Invocation) -> oneshot::Receiver<Outcome> {
+        self.inner.extensions.broadcast(
+            "INVOKE",
+            &extensions::invoke_event(
+                &invocation.request_id,
+                invocation.deadline_ms,
+                &invocation.invoked_function_arn,
+                &invocation.trace_id,
+            ),
+        );
         let (tx, rx) = oneshot::channel();
         // If the listener is gone the sender is dropped and the receiver errors,
         // which the caller treats as a crashed runtime.
         let _ = self.sender.send((invocation, tx)).await;
         rx
+    }
+}
+
+/// Epoch milliseconds.
+struct SystemTimeMs;
+
+impl SystemTimeMs {
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
     }
 }
 
@@ -150,13 +268,18 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         // Connections die with the listener task (JoinSet aborts on drop), so a
         // long-polling runtime of a discarded environment does not keep a task.
         connections.spawn(async move {
-            let conn = http1::Builder::new().keep_alive(true).serve_connection(
-                TokioIo::new(stream),
-                service_fn(move |req| {
-                    let inner = inner.clone();
-                    async move { Ok::<_, Infallible>(handle(&inner, req).await) }
-                }),
-            );
+            // Title-case header names, as AWS's endpoint writes them
+            // (`Lambda-Extension-Identifier`): some clients compare exactly.
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .title_case_headers(true)
+                .serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(move |req| {
+                        let inner = inner.clone();
+                        async move { Ok::<_, Infallible>(handle(&inner, req).await) }
+                    }),
+                );
             if let Err(e) = conn.await {
                 tracing::trace!("runtime API connection ended: {e}");
             }
@@ -188,6 +311,18 @@ fn error_reply(status: u16, error_type: &str, message: &str) -> Response<Full<By
 
 async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix(EXTENSION_PREFIX) {
+        return ext_api::handle(inner, rest, req).await;
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed == "/2020-08-15/logs" || trimmed == "/2022-07-01/telemetry" {
+        let api = if trimmed.ends_with("logs") {
+            Api::Logs
+        } else {
+            Api::Telemetry
+        };
+        return ext_api::subscribe(inner, api, req).await;
+    }
     let Some(rest) = path.strip_prefix(PREFIX) else {
         return error_reply(404, "InvalidRequest", "unknown Runtime API path");
     };
@@ -331,11 +466,12 @@ mod tests {
         let rx = api.invoke(inv).await;
         let next = http(&addr, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await;
         assert!(matches!(signals.recv().await, Some(Signal::Ready)));
+        let lower = next.to_lowercase();
         assert!(
-            next.contains("lambda-runtime-aws-request-id: req-1"),
+            lower.contains("lambda-runtime-aws-request-id: req-1"),
             "{next}"
         );
-        assert!(next.contains("lambda-runtime-deadline-ms: 42"));
+        assert!(next.contains("Lambda-Runtime-Deadline-Ms: 42"), "{next}");
         assert!(next.ends_with("{\"a\":1}"));
         let body = "\"ok\"";
         let resp = http(&addr, format!("POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len())).await;

@@ -2,13 +2,14 @@
 //! concurrency limits, running the invocation in an environment, and the
 //! START/END/REPORT log lines.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
 use rand::Rng;
 use stratus_core::{AwsError, Blob, RequestContext};
-use stratus_lambda_runtime::{Invocation, Outcome};
+use stratus_lambda_runtime::{Event, Invocation, Outcome, Platform, ReportMetrics};
 
 use crate::code;
 use crate::envs::{EnvSpec, Environment, RunResult};
@@ -257,6 +258,9 @@ impl LambdaService {
                 });
             }
         };
+        if env.sink.is_none() {
+            env.sink = Some(self.log_sink(f, &spec));
+        }
         let init_ms = env.init_ms.take();
         if init_ms.is_some() {
             lines.push(format!(
@@ -275,7 +279,7 @@ impl LambdaService {
         } else {
             payload
         };
-        let result = env
+        let (result, extensions_done) = env
             .run(
                 Invocation {
                     request_id: request_id.clone(),
@@ -298,7 +302,7 @@ impl LambdaService {
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         lines.extend(env.take_output());
         let mem = env.max_memory_mb();
-        let (out_payload, function_error, status, keep) = match result {
+        let (out_payload, function_error, mut status, mut keep) = match result {
             RunResult::Done(Outcome::Response(body)) => (body, None, None, true),
             RunResult::Done(Outcome::Error { body, .. }) => (body, Some("Unhandled".to_string()), None, true),
             RunResult::Done(Outcome::ResponseTooLarge { .. }) => (
@@ -348,10 +352,48 @@ impl LambdaService {
                 )
             }
         };
+        if !extensions_done && status.is_none() {
+            // An extension kept working past the deadline: the environment is
+            // reset, as after a timeout, though the runtime's answer stands.
+            status = Some("timeout");
+            keep = false;
+        }
+        env.shutdown_reason = match status {
+            Some("timeout") => "timeout",
+            Some(_) => "failure",
+            None if env.broken => "failure",
+            None => "spindown",
+        };
+        keep = keep && !env.broken;
         lines.push(format!("END RequestId: {request_id}"));
+        let billed = duration_ms.ceil().max(1.0) as u64;
+        let report_status = match (status, &function_error) {
+            (Some("timeout"), _) => "timeout",
+            (Some(_), _) => "failure",
+            (None, Some(_)) => "error",
+            (None, None) => "success",
+        };
+        env.emit(Event::Platform(Platform::End {
+            request_id: request_id.clone(),
+        }));
+        env.emit(Event::Platform(Platform::Report {
+            request_id: request_id.clone(),
+            status: report_status.into(),
+            error_type: match status {
+                Some("error") => Some("Runtime.ExitError".into()),
+                Some("timeout") => Some("Sandbox.Timedout".into()),
+                _ => None,
+            },
+            metrics: ReportMetrics {
+                duration_ms,
+                billed_duration_ms: billed,
+                memory_size_mb: spec.memory_mb.max(0) as u64,
+                max_memory_used_mb: mem,
+                init_duration_ms: init_ms,
+            },
+        }));
         let mut report = format!(
-            "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {mem} MB",
-            duration_ms.ceil().max(1.0) as u64,
+            "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {mem} MB",
             spec.memory_mb
         );
         if let Some(init) = init_ms {
@@ -374,6 +416,19 @@ impl LambdaService {
             function_error,
             executed_version: version,
             log_text: text,
+        })
+    }
+
+    /// Where an environment's late lines (extensions during the Shutdown
+    /// phase) go: its own log stream.
+    fn log_sink(&self, f: &FunctionRef, spec: &EnvSpec) -> crate::envs::LogSink {
+        let me = self.me.clone();
+        let f = f.clone();
+        let spec = spec.clone();
+        Arc::new(move |stream: &str, lines: Vec<String>| {
+            if let Some(svc) = me.upgrade() {
+                svc.ship(&f, &spec, stream, lines);
+            }
         })
     }
 

@@ -76,6 +76,11 @@
 //! - Event source mappings: SQS only; five pollers per mapping unless
 //!   ScalingConfig.MaximumConcurrency says otherwise; a batch whose
 //!   `batchItemFailures` names an unknown id fails as a whole.
+//! - Extensions: every executable in a layer's `extensions/` folder is an
+//!   external extension (started before the runtime, same environment); the
+//!   runtime process may register internal ones. The Extensions, Logs and
+//!   Telemetry APIs are served by `stratus-lambda-runtime`; the Invoke answer
+//!   waits until every extension is back in `/event/next`.
 //! - Not implemented: durable executions, capacity providers (they answer
 //!   NotImplemented).
 //!
