@@ -1,12 +1,14 @@
 """Lambda Extensions API, Logs API and Telemetry API, end to end.
 
 A layer carries `extensions/recorder.py` (lambda_fixtures/extension), an
-external extension written like AWS's Python samples; it appends what it sees
-to a file named by the function's EXT_OUT variable, which the tests read.
+external extension written like AWS's Python samples; it POSTs what it sees to
+a collector the test runs (URL in the function's EXT_COLLECT variable).
 """
 import base64
+import http.server
 import io
 import json
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -42,6 +44,40 @@ def layer_zip():
     return buf.getvalue()
 
 
+class Collector(http.server.ThreadingHTTPServer):
+    """Receives the extension's reports (one JSON object per POST)."""
+    daemon_threads = True
+
+    def __init__(self):
+        self.entries = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with collector.lock:
+                    collector.entries.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+@pytest.fixture
+def collector():
+    collector = Collector()
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    yield collector
+    collector.shutdown()
+    collector.server_close()
+
+
 @pytest.fixture
 def ext_layer(lam, unique_name):
     v = lam.publish_layer_version(LayerName=unique_name("ext"), Content={"ZipFile": layer_zip()},
@@ -49,19 +85,18 @@ def ext_layer(lam, unique_name):
     return v["LayerVersionArn"]
 
 
-def make_function(lam, unique_name, ext_layer, tmp_path, code=HANDLER, timeout=10, **env):
+def make_function(lam, unique_name, ext_layer, collector, code=HANDLER, timeout=10, **env):
     name = unique_name("fn")
-    out = tmp_path / f"{name}.jsonl"
-    variables = {"EXT_OUT": str(out), **{k: str(v) for k, v in env.items()}}
+    out = collector
+    variables = {"EXT_COLLECT": out.url, **{k: str(v) for k, v in env.items()}}
     create_function(lam, name, zip_files({"app.py": code}), Layers=[ext_layer], Timeout=timeout,
                     Environment={"Variables": variables})
     return name, out
 
 
 def read(out):
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    with out.lock:
+        return list(out.entries)
 
 
 def delivered(out):
@@ -76,8 +111,8 @@ def tail(resp):
     return base64.b64decode(resp["LogResult"]).decode()
 
 
-def test_telemetry_records_events_and_shutdown(stratus, lam, unique_name, ext_layer, tmp_path):
-    name, out = make_function(lam, unique_name, ext_layer, tmp_path, EXT_PROBES=1)
+def test_telemetry_records_events_and_shutdown(stratus, lam, unique_name, ext_layer, collector):
+    name, out = make_function(lam, unique_name, ext_layer, collector, EXT_PROBES=1)
     r1 = invoke_json(lam, name, {"lines": 2}, LogType="Tail")
     assert r1["Body"]["ok"] is True and "FunctionError" not in r1
     rid1 = r1["ResponseMetadata"]["RequestId"]
@@ -185,8 +220,8 @@ def test_telemetry_records_events_and_shutdown(stratus, lam, unique_name, ext_la
     assert wait_until(lambda: any(e["kind"] == "exit" for e in read(out)), timeout=5)
 
 
-def test_invoke_waits_for_extensions(lam, unique_name, ext_layer, tmp_path):
-    name, out = make_function(lam, unique_name, ext_layer, tmp_path, EXT_INVOKE_DELAY_MS=1200)
+def test_invoke_waits_for_extensions(lam, unique_name, ext_layer, collector):
+    name, out = make_function(lam, unique_name, ext_layer, collector, EXT_INVOKE_DELAY_MS=1200)
     invoke_json(lam, name)  # cold start
     started = time.monotonic()
     r = invoke_json(lam, name, LogType="Tail")
@@ -201,8 +236,8 @@ def test_invoke_waits_for_extensions(lam, unique_name, ext_layer, tmp_path):
     assert recs[0]["record"]["metrics"]["durationMs"] >= 1200
 
 
-def test_extension_that_never_finishes_times_the_invoke_out(lam, unique_name, ext_layer, tmp_path):
-    name, out = make_function(lam, unique_name, ext_layer, tmp_path, timeout=2, EXT_INVOKE_DELAY_MS=60_000)
+def test_extension_that_never_finishes_times_the_invoke_out(lam, unique_name, ext_layer, collector):
+    name, out = make_function(lam, unique_name, ext_layer, collector, timeout=2, EXT_INVOKE_DELAY_MS=60_000)
     started = time.monotonic()
     r = invoke_json(lam, name, LogType="Tail")
     elapsed = time.monotonic() - started
@@ -214,8 +249,8 @@ def test_extension_that_never_finishes_times_the_invoke_out(lam, unique_name, ex
     assert "Init Duration" in tail(r2)
 
 
-def test_extension_init_error_fails_init(lam, unique_name, ext_layer, tmp_path):
-    name, out = make_function(lam, unique_name, ext_layer, tmp_path, EXT_INIT_ERROR="Extension.ConfigInvalid")
+def test_extension_init_error_fails_init(lam, unique_name, ext_layer, collector):
+    name, out = make_function(lam, unique_name, ext_layer, collector, EXT_INIT_ERROR="Extension.ConfigInvalid")
     r = invoke_json(lam, name, LogType="Tail")
     assert r["FunctionError"] == "Unhandled"
     assert r["Body"]["errorType"] == "Extension.ConfigInvalid"
@@ -227,8 +262,8 @@ def test_extension_init_error_fails_init(lam, unique_name, ext_layer, tmp_path):
 
 
 @pytest.mark.parametrize("protocol", ["HTTP", "TCP"])
-def test_logs_api_subscription(lam, unique_name, ext_layer, tmp_path, protocol):
-    name, out = make_function(lam, unique_name, ext_layer, tmp_path, EXT_API="logs", EXT_PROTOCOL=protocol,
+def test_logs_api_subscription(lam, unique_name, ext_layer, collector, protocol):
+    name, out = make_function(lam, unique_name, ext_layer, collector, EXT_API="logs", EXT_PROTOCOL=protocol,
                               EXT_TYPES="platform,function")
     r = invoke_json(lam, name, {"lines": 3})
     rid = r["ResponseMetadata"]["RequestId"]
@@ -252,8 +287,8 @@ def test_logs_api_subscription(lam, unique_name, ext_layer, tmp_path, protocol):
     assert [x for x in by_type(recs, "platform.end") if x["record"] == {"requestId": rid}]
 
 
-def test_slow_subscriber_gets_logs_dropped(lam, unique_name, ext_layer, tmp_path):
-    name, out = make_function(lam, unique_name, ext_layer, tmp_path, EXT_TYPES="function", EXT_SLOW_MS=1500,
+def test_slow_subscriber_gets_logs_dropped(lam, unique_name, ext_layer, collector):
+    name, out = make_function(lam, unique_name, ext_layer, collector, EXT_TYPES="function", EXT_SLOW_MS=1500,
                               EXT_BUFFERING='{"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}')
     invoke_json(lam, name, {"lines": 1})
     invoke_json(lam, name, {"lines": 6000})

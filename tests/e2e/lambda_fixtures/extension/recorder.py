@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """An external Lambda extension in the style of AWS's Python logs/telemetry API
 samples: it registers, subscribes to the Telemetry API (or the Logs API) with a
-local listener, and appends everything it sees (register answer, lifecycle
-events, delivered batches, probe answers) as JSON lines to $EXT_OUT.
+local listener, and reports everything it sees (register answer, lifecycle
+events, delivered batches, probe answers) as JSON POSTs to $EXT_COLLECT (the
+test's collector; a file would not do where /tmp is private to the environment).
 
 Behaviour is chosen through the function's environment (extensions share it):
 EXT_API=telemetry|logs, EXT_PROTOCOL=HTTP|TCP, EXT_TYPES, EXT_BUFFERING (JSON),
@@ -22,13 +23,15 @@ import urllib.request
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 NAME = os.path.basename(__file__)
-OUT = os.environ["EXT_OUT"]
+COLLECT = os.environ["EXT_COLLECT"]
 LOCK = threading.Lock()
 
 
 def record(kind, **fields):
-    with LOCK, open(OUT, "a") as f:
-        f.write(json.dumps({"kind": kind, **fields}) + "\n")
+    data = json.dumps({"kind": kind, **fields}).encode()
+    req = urllib.request.Request(COLLECT, data=data, method="POST", headers={"Content-Type": "application/json"})
+    with LOCK, urllib.request.urlopen(req) as r:
+        r.read()
 
 
 def call(method, path, body=None, headers=None):
