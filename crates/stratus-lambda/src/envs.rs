@@ -19,12 +19,13 @@ use stratus_lambda_runtime::{
     Event, FunctionInfo, Invocation, Outcome, Platform, RuntimeApi, Signal,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use extproc::ExtProcess;
 
 use crate::runtimes::{self, Launcher};
+use crate::sandbox::{self, Sandbox};
 use crate::service::LambdaService;
 
 /// The init phase limit.
@@ -102,6 +103,8 @@ pub(crate) struct Environment {
     /// An extension reported `/exit/error`: the environment is not reused.
     pub broken: bool,
     pub sink: Option<LogSink>,
+    /// Mounts and memory limit of the processes; outlives them (Drop order).
+    sandbox: Sandbox,
 }
 
 impl Drop for Environment {
@@ -267,24 +270,33 @@ impl Environment {
         let tmp = dir.join("tmp");
         std::fs::create_dir_all(&tmp)
             .map_err(|e| fail("Runtime.Unknown", format!("temp dir: {e}"), Vec::new()))?;
+        let sandbox = Sandbox::new(
+            &dir,
+            &tmp,
+            spec.memory_mb,
+            &spec.layer_dirs,
+            &[data, &spec.code_dir],
+        );
         let stream = log_stream_name(&spec.version);
         let runtimes_dir = data.join("runtimes");
         let mut cmd = match &launcher {
             Launcher::Python(bin) => {
-                let mut c = Command::new(bin);
+                let mut c = sandbox.command(bin);
                 c.arg(runtimes_dir.join("python_bootstrap.py"));
                 c
             }
             Launcher::Node(bin) => {
-                let mut c = Command::new(bin);
+                let mut c = sandbox.command(bin);
                 c.arg(runtimes_dir.join("node_bootstrap.js"));
                 c
             }
             Launcher::Provided => {
                 let own = spec.code_dir.join("bootstrap");
+                // /opt/bootstrap is the last layer's that has one.
                 let from_layer = spec
                     .layer_dirs
                     .iter()
+                    .rev()
                     .map(|d| d.join("bootstrap"))
                     .find(|p| runtimes::is_executable(p));
                 let bin = if runtimes::is_executable(&own) {
@@ -299,7 +311,7 @@ impl Environment {
                         Vec::new(),
                     ));
                 };
-                Command::new(bin)
+                sandbox.command(&bin)
             }
         };
         let vars = process_env(spec, &runtimes_dir, &tmp, &stream, &api.address());
@@ -327,6 +339,7 @@ impl Environment {
             shutdown_reason: "failure",
             broken: false,
             sink: None,
+            sandbox,
         };
         // Extension init: external extensions start first and register.
         let found = extproc::discover(&spec.layer_dirs);
@@ -335,6 +348,7 @@ impl Environment {
             .expect_external(found.iter().map(|(n, _)| n.clone()).collect());
         for (name, path) in &found {
             match extproc::spawn(
+                &env.sandbox,
                 name,
                 path,
                 &vars,
@@ -603,7 +617,7 @@ impl Environment {
                     Err(_) => RunResult::Crashed("Runtime exited without providing a reason".into()),
                 },
                 status = exited(&mut self.child) => RunResult::Crashed(match status {
-                    Ok(s) => format!("Runtime exited with error: {s}"),
+                    Ok(s) => format!("Runtime exited with error: {}", sandbox::describe_exit(s)),
                     Err(e) => format!("Runtime exited with error: {e}"),
                 }),
             }
@@ -683,8 +697,12 @@ impl Environment {
         (result, extensions_done)
     }
 
-    /// Peak resident memory in MB (VmHWM), 0 when unknown.
+    /// Peak memory in MB: the cgroup's when the sandbox limits memory, else
+    /// the runtime process's peak RSS (VmHWM); 0 when unknown.
     pub fn max_memory_mb(&self) -> u64 {
+        if let Some(mb) = self.sandbox.peak_memory_mb() {
+            return mb;
+        }
         let Some(pid) = self.child.as_ref().and_then(Child::id) else {
             return 0;
         };
@@ -710,9 +728,11 @@ fn process_env(
 ) -> Vec<(String, OsString)> {
     // PYTHONPATH / NODE_PATH: function code first, then layers (the /opt
     // locations AWS runtimes search), then Stratus's managed SDK folder.
+    // Later layers come first: AWS extracts layers into /opt in order, so a
+    // later layer's file replaces an earlier one's.
     let mut py = vec![spec.code_dir.clone()];
     let mut node = Vec::new();
-    for l in &spec.layer_dirs {
+    for l in spec.layer_dirs.iter().rev() {
         py.push(l.join("python"));
         if let Some(v) = spec.runtime.strip_prefix("python") {
             py.push(
@@ -734,6 +754,7 @@ fn process_env(
     let mut ld = spec
         .layer_dirs
         .iter()
+        .rev()
         .map(|l| l.join("lib"))
         .collect::<Vec<_>>();
     ld.push(spec.code_dir.join("lib"));
@@ -879,6 +900,7 @@ impl EnvManager {
         let all: Vec<_> = self.idle.lock().drain().collect();
         drop(all);
         let _ = std::fs::remove_dir_all(self.data.join("envs"));
+        sandbox::cleanup();
     }
 
     fn reap(&self) {

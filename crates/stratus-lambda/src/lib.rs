@@ -118,6 +118,7 @@ mod ops_layers;
 mod ops_versions;
 mod persist;
 mod runtimes;
+mod sandbox;
 mod service;
 mod state;
 mod stream;

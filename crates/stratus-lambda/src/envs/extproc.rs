@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use stratus_lambda_runtime::subscriptions::Hub;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::runtimes;
+use crate::sandbox::Sandbox;
 
 /// AWS's limit on extensions per function.
 const MAX_EXTENSIONS: usize = 10;
@@ -47,6 +48,7 @@ pub(crate) fn discover(layer_dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
 /// Start one extension with the function's environment; its output goes to
 /// `output` (the function's log stream) and to `extension` subscribers.
 pub(crate) fn spawn(
+    sandbox: &Sandbox,
     name: &str,
     path: &Path,
     vars: &[(String, OsString)],
@@ -54,7 +56,7 @@ pub(crate) fn spawn(
     output: Arc<Mutex<Vec<String>>>,
     hub: Arc<Hub>,
 ) -> std::io::Result<ExtProcess> {
-    let mut cmd = Command::new(path);
+    let mut cmd = sandbox.command(path);
     cmd.env_clear();
     for (k, v) in vars {
         cmd.env(k, v);
