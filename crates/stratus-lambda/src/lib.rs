@@ -57,13 +57,15 @@
 //! - CreateFunction answers `State: Pending`, UpdateFunction* answer
 //!   `LastUpdateStatus: InProgress`; every later read sees Active/Successful
 //!   (the boto3 waiters `function_active_v2`/`function_updated_v2` pass at once).
-//! - `/opt` is not mounted: layers are unpacked under `<data-dir>/lambda/unpacked/`
-//!   and reached through PYTHONPATH (`<layer>/python`,
-//!   `<layer>/python/lib/pythonX.Y/site-packages`), NODE_PATH
+//! - Layers are unpacked under `<data-dir>/lambda/unpacked/`. As root (with
+//!   `unshare`), environments get them as a read-only `/opt` in a private mount
+//!   namespace, a private `/tmp`, and a memory cgroup limited to MemorySize
+//!   (`sandbox.rs`). Otherwise they are reached through PYTHONPATH
+//!   (`<layer>/python`, `<layer>/python/lib/pythonX.Y/site-packages`), NODE_PATH
 //!   (`<layer>/nodejs/node_modules`), LD_LIBRARY_PATH (`<layer>/lib`) and a
-//!   layer's `bootstrap`. `/tmp` is per environment via TMPDIR (and HOME).
-//! - No memory limit is enforced (RLIMIT_AS breaks V8 and needs unsafe code);
-//!   `Max Memory Used` is the process's peak RSS (VmHWM).
+//!   layer's `bootstrap`, later layers first; `/tmp` is per environment via
+//!   TMPDIR (and HOME) only, and memory is not limited (RLIMIT_AS breaks V8);
+//!   `Max Memory Used` is then the process's peak RSS (VmHWM).
 //! - SDKs inside functions: `boto3` / AWS SDK v3 are found if the interpreter
 //!   has them or under `<data-dir>/lambda/runtimes/python` and
 //!   `<data-dir>/lambda/runtimes/nodejs/node_modules` (install with
