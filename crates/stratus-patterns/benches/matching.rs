@@ -1,5 +1,5 @@
 //! Matching throughput of `RuleSet` against ~1 KiB EventBridge-shaped events,
-//! for 10, 100, 300 and 1000 rules of mixed operators, with the `quamina`
+//! for 1, 10, 100, 300 and 1000 rules of mixed operators, with the `quamina`
 //! crate as a reference point on the rules it accepts.
 //!
 //! Run: `cargo bench -p stratus-patterns` (add `-- --quick` for a short run).
@@ -264,7 +264,7 @@ fn main() {
         "| rules | stratus JSON text | stratus parsed Value | matches/event | quamina rules | stratus on quamina's rules | quamina | quamina matches/event |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [10usize, 100, 300, 1000] {
+    for n in [1usize, 10, 100, 300, 1000] {
         let rules: Vec<Value> = (0..n).map(rule).collect();
         let mut rs = RuleSet::new();
         for (i, r) in rules.iter().enumerate() {

@@ -126,6 +126,19 @@ impl PathTrie {
         Some(n)
     }
 
+    /// [`PathTrie::step`] for a key of at most eight bytes whose zero-padded
+    /// word is `head`.
+    #[inline]
+    fn step_short(&self, node: u32, head: u64, key: &[u8]) -> Option<u32> {
+        if let Some(&c) = self.children.get_short(node, head, key.len()) {
+            return Some(c);
+        }
+        if !key.contains(&b'.') {
+            return None;
+        }
+        self.step(node, key)
+    }
+
     #[inline]
     fn has_children(&self, node: u32) -> bool {
         self.nodes[node as usize].has_children
@@ -533,12 +546,10 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected a field name"));
             }
-            let (ks, ke, kesc) = self.string_span()?;
-            let child = if kesc {
-                unescape(&self.s[ks..ke], &mut self.bufs.kbuf)?;
-                self.trie.step(node, self.bufs.kbuf.as_bytes())
+            let child = if let Some((head, ks, len)) = self.short_key() {
+                self.trie.step_short(node, head, &self.b[ks..ks + len])
             } else {
-                self.trie.step(node, &self.b[ks..ke])
+                self.long_key(node)?
             };
             self.ws();
             self.expect(b':')?;
@@ -557,6 +568,49 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                 _ => return Err(self.err("expected ',' or '}'")),
             }
         }
+    }
+
+    /// At the opening quote of a key: when the key is shorter than eight bytes
+    /// and has no escape (most keys), read it with one word load and return
+    /// (zero-padded word, start, length), positioned after the closing quote.
+    #[inline]
+    fn short_key(&mut self) -> Option<(u64, usize, usize)> {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        const QUOTES: u64 = 0x2222_2222_2222_2222;
+        const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
+        let start = self.i + 1;
+        let bytes = self.b.get(start..start + 8)?;
+        let w = tail_word(bytes);
+        let q = w ^ QUOTES;
+        let sl = w ^ SLASHES;
+        // The lowest flagged byte is exact (borrows only flag bytes above it).
+        let hit = (q.wrapping_sub(LO) & !q & HI) | (sl.wrapping_sub(LO) & !sl & HI);
+        if hit == 0 {
+            return None;
+        }
+        let len = (hit.trailing_zeros() / 8) as usize;
+        if bytes[len] != b'"' {
+            return None;
+        }
+        let head = if len == 0 {
+            0
+        } else {
+            w & (u64::MAX >> (64 - 8 * len))
+        };
+        self.i = start + len + 1;
+        Some((head, start, len))
+    }
+
+    /// Any other key: find its end, unescape it if needed, look it up.
+    fn long_key(&mut self, node: u32) -> Result<Option<u32>, EventError> {
+        let (ks, ke, kesc) = self.string_span()?;
+        Ok(if kesc {
+            unescape(&self.s[ks..ke], &mut self.bufs.kbuf)?;
+            self.trie.step(node, self.bufs.kbuf.as_bytes())
+        } else {
+            self.trie.step(node, &self.b[ks..ke])
+        })
     }
 
     /// A value at trie node `node` (a tested path or a prefix of one).
@@ -697,6 +751,33 @@ mod tests {
                 (a, "Str(\"run\")".to_string(), 0),
                 (a, "Num(1.0)".to_string(), 1),
                 (a, "Num(-25.0)".to_string(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn short_and_long_keys() {
+        let mut t = PathTrie::default();
+        let a = t.insert("a.b");
+        let k7 = t.insert("abcdefg");
+        let k8 = t.insert("abcdefgh.x");
+        let e = t.insert("");
+        let xyz = t.insert("xyz");
+        let got = flat(
+            &t,
+            r#"{"a.b":1,"a":{"b":2},"abcdefg":3,"abcdefgh":{"x":4},"abcdefgh.x":5,"x\u0079z":6,"":7,"abcdef":8}"#,
+        );
+        let fields: Vec<(FieldId, String)> = got.into_iter().map(|(f, v, _)| (f, v)).collect();
+        assert_eq!(
+            fields,
+            vec![
+                (a, "Num(1.0)".to_string()),
+                (a, "Num(2.0)".to_string()),
+                (k7, "Num(3.0)".to_string()),
+                (k8, "Num(4.0)".to_string()),
+                (k8, "Num(5.0)".to_string()),
+                (xyz, "Num(6.0)".to_string()),
+                (e, "Num(7.0)".to_string()),
             ]
         );
     }

@@ -303,6 +303,18 @@ impl<V> FlatTable<V> {
             .map(|i| &self.slots[i].val)
     }
 
+    /// [`FlatTable::get`] for a key of at most eight bytes, given as its
+    /// zero-padded word and length.
+    #[inline]
+    pub(crate) fn get_short(&self, tag: u32, head: u64, len: usize) -> Option<&V> {
+        let mut h = FxHasher::default();
+        h.add(head);
+        h.add(len as u64);
+        let hash = mix(h.finish(), tag);
+        self.find(hash, tag, len, |s| s.head == head)
+            .map(|i| &self.slots[i].val)
+    }
+
     /// Look up an ASCII key case-insensitively (keys are stored lower-cased).
     #[inline]
     pub(crate) fn get_ascii_lower(&self, tag: u32, key: &[u8]) -> Option<&V> {
@@ -347,6 +359,9 @@ mod tests {
             assert_eq!(m.get(9, k.as_bytes()), None);
         }
         assert_eq!(m.get(7, b"k"), None);
+        assert_eq!(m.get_short(7, tail_word(b"k1x"), 3), Some(&2));
+        assert_eq!(m.get_short(8, tail_word(b"k1x"), 3), Some(&1001));
+        assert_eq!(m.get_short(7, tail_word(b"k1"), 2), None);
         assert_eq!(m.get(7, b""), Some(&5000));
         assert_eq!(m.get(8, b""), None);
         assert!(FlatTable::<u32>::default().get(0, b"a").is_none());
