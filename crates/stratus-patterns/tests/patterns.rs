@@ -678,3 +678,53 @@ fn rule_set_management() {
     assert_eq!(rs.matches_json(r#"{"s": "y"}"#).unwrap(), vec!["a", "c"]);
     assert_eq!(rs.names().collect::<Vec<_>>(), vec!["a", "c"]);
 }
+
+/// All fields share one lookup table: the same text under another field or
+/// another operator must not cross over, and rules that need no indexed hit
+/// (`exists: false`, `anything-but`, `numeric` only) must still be evaluated.
+#[test]
+fn rule_set_shared_tables_and_unindexed_rules() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let mut rs = RuleSet::new();
+    let rules = [
+        ("exact-a", r#"{"a": ["value"]}"#),
+        ("exact-b", r#"{"b": ["value"]}"#),
+        ("prefix-a", r#"{"a": [{"prefix": "val"}]}"#),
+        ("suffix-a", r#"{"a": [{"suffix": "lue"}]}"#),
+        ("eqic-a", r#"{"a": [{"equals-ignore-case": "VALUE"}]}"#),
+        ("long-a", r#"{"a": ["a-much-longer-value-than-eight"]}"#),
+        ("long-prefix", r#"{"a": [{"prefix": "a-much-longer-"}]}"#),
+        ("nested-key", r#"{"detail": {"instance-id": ["i-1"]}}"#),
+        ("absent-c", r#"{"c": [{"exists": false}]}"#),
+        ("not-x-on-c", r#"{"c": [{"anything-but": "x"}]}"#),
+        ("num-d", r#"{"d": [{"numeric": [">", 5]}]}"#),
+    ];
+    for (name, text) in rules {
+        rs.insert(name, Pattern::parse(text).unwrap());
+    }
+    let m = |ev: &str| rs.matches_json(ev).unwrap();
+    assert_eq!(
+        m(r#"{"a": "value"}"#),
+        vec!["exact-a", "prefix-a", "suffix-a", "eqic-a", "absent-c"]
+    );
+    assert_eq!(m(r#"{"b": "value"}"#), vec!["exact-b", "absent-c"]);
+    assert_eq!(m(r#"{"a": "VaLuE"}"#), vec!["eqic-a", "absent-c"]);
+    assert_eq!(
+        m(r#"{"a": "a-much-longer-value-than-eight"}"#),
+        vec!["long-a", "long-prefix", "absent-c"]
+    );
+    assert_eq!(
+        m(r#"{"a": "a-much-longer-value-than-eighT"}"#),
+        vec!["long-prefix", "absent-c"]
+    );
+    assert_eq!(
+        m(r#"{"detail": {"instance-id": "i-1"}, "c": "y"}"#),
+        vec!["nested-key", "not-x-on-c"]
+    );
+    assert_eq!(
+        m(r#"{"detail.instance-id": "i-1", "c": "x"}"#),
+        vec!["nested-key"]
+    );
+    assert_eq!(m(r#"{"d": 6}"#), vec!["absent-c", "num-d"]);
+    assert_eq!(m(r#"{"d": 5, "c": null}"#), vec!["not-x-on-c"]);
+}
