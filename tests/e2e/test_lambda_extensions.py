@@ -191,7 +191,7 @@ def test_telemetry_records_events_and_shutdown(stratus, lam, unique_name, ext_la
     i_line = kinds.index(("function", f"function line 0 of {rid1}"))
     i_done = kinds.index(("platform.runtimeDone", rid1))
     i_report = kinds.index(("platform.report", rid1))
-    assert i_start < i_line < i_done < i_report
+    assert i_start < i_line < i_done < i_report, kinds
 
     # Function logs (and the extension's output) still reach CloudWatch Logs.
     assert f"function line 0 of {rid1}" in tail(r1)

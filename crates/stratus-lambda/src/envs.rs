@@ -638,16 +638,11 @@ impl Environment {
             RunResult::Timeout => ("timeout", None, 0),
             RunResult::Crashed(_) => ("failure", Some("Runtime.ExitError".into()), 0),
         };
-        self.api.emit(Event::Platform(Platform::RuntimeDone {
-            request_id,
-            status: status.into(),
-            error_type,
-            duration_ms: runtime_ms,
-            produced_bytes: produced as u64,
-        }));
         // Output written before the response is already in the pipe; wait for
         // the reader to pass the runtime's end mark (our clients write one), or
-        // give it a moment otherwise.
+        // give it a moment otherwise. Only then is `platform.runtimeDone`
+        // reported, so subscribers get the invoke's `function` lines before it
+        // (as on AWS), however late the reader task was scheduled.
         match &result {
             RunResult::Done(_) if self.marked => {
                 let _ = tokio::time::timeout(
@@ -667,6 +662,13 @@ impl Environment {
                 }
             }
         }
+        self.api.emit(Event::Platform(Platform::RuntimeDone {
+            request_id,
+            status: status.into(),
+            error_type,
+            duration_ms: runtime_ms,
+            produced_bytes: produced as u64,
+        }));
         // The invoke ends when every extension is back in /event/next.
         let left = timeout.saturating_sub(started.elapsed());
         let extensions_done = matches!(result, RunResult::Done(_))
