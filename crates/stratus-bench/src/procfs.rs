@@ -82,7 +82,9 @@ mod tests {
     fn own_process_is_measurable() {
         let me = std::process::id();
         assert!(rss_kib(me).is_some_and(|k| k > 0));
-        assert!(tree_rss_kib(me) >= rss_kib(me).unwrap_or(0));
+        // Other test threads allocate meanwhile, so the two readings are not
+        // comparable; the tree's sum must at least count this process.
+        assert!(tree_rss_kib(me) > 0);
         assert_eq!(process_tree(me)[0], me);
     }
 }

@@ -35,6 +35,27 @@ pub(crate) struct Executed {
     pub log_text: String,
 }
 
+impl Executed {
+    /// `LogResult` for `LogType=Tail`: the last 4 KB of the log, base64.
+    pub fn log_result(&self, log_type: Option<&str>) -> Option<String> {
+        (log_type == Some("Tail")).then(|| {
+            let bytes = self.log_text.as_bytes();
+            let tail = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
+            base64::engine::general_purpose::STANDARD.encode(tail)
+        })
+    }
+}
+
+/// The `ClientContext` header is base64 JSON; the runtime gets the JSON.
+pub(crate) fn decode_client_context(cc: Option<String>) -> Option<String> {
+    cc.and_then(|cc| {
+        base64::engine::general_purpose::STANDARD
+            .decode(cc.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    })
+}
+
 /// Releases a concurrency slot when dropped.
 struct Slot<'a> {
     svc: &'a LambdaService,
@@ -500,12 +521,7 @@ impl LambdaService {
                 })
             }
             _ => {
-                let client_context = input.client_context.and_then(|cc| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(cc.trim())
-                        .ok()
-                        .and_then(|b| String::from_utf8(b).ok())
-                });
+                let client_context = decode_client_context(input.client_context);
                 let done = self
                     .execute(
                         &f,
@@ -514,11 +530,7 @@ impl LambdaService {
                         ctx.request_id.clone(),
                     )
                     .await?;
-                let log_result = (input.log_type.as_deref() == Some("Tail")).then(|| {
-                    let bytes = done.log_text.as_bytes();
-                    let tail = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
-                    base64::engine::general_purpose::STANDARD.encode(tail)
-                });
+                let log_result = done.log_result(input.log_type.as_deref());
                 Ok(InvocationResponse {
                     status_code: Some(200),
                     function_error: done.function_error,

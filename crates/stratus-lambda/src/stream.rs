@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use stratus_core::{AwsError, Blob, RequestContext};
 
 use crate::generated::*;
+use crate::invoke::decode_client_context;
 use crate::names::parse_function;
 use crate::service::LambdaService;
 
 const SYNC_LIMIT: usize = 6 * 1024 * 1024;
-const TAIL_BYTES: usize = 4096;
 /// Payload bytes per PayloadChunk event.
 pub(crate) const CHUNK: usize = 32 * 1024;
 
@@ -80,12 +80,7 @@ impl LambdaService {
                 ));
             }
         }
-        let client_context = input.client_context.and_then(|cc| {
-            base64::engine::general_purpose::STANDARD
-                .decode(cc.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-        });
+        let client_context = decode_client_context(input.client_context);
         let done = self
             .execute(
                 &f,
@@ -94,11 +89,7 @@ impl LambdaService {
                 ctx.request_id.clone(),
             )
             .await?;
-        let log_result = (input.log_type.as_deref() == Some("Tail")).then(|| {
-            let bytes = done.log_text.as_bytes();
-            let tail = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
-            base64::engine::general_purpose::STANDARD.encode(tail)
-        });
+        let log_result = done.log_result(input.log_type.as_deref());
         // A buffered response is one chunk; a failed invocation sends no
         // chunk and reports the error in InvokeComplete.
         let (chunk, complete) = match done.function_error {
