@@ -306,13 +306,27 @@ impl Sandbox {
             .as_ref()
             .map(|p| p.as_os_str().to_owned())
             .unwrap_or_default();
+        // The program itself may live under /tmp too (a virtualenv's python).
+        let keep = [
+            self.keep.as_str(),
+            &kept_under_tmp(std::iter::once(program)),
+        ]
+        .iter()
+        .flat_map(|k| k.lines())
+        .fold(Vec::<&str>::new(), |mut acc, k| {
+            if !acc.contains(&k) {
+                acc.push(k);
+            }
+            acc
+        })
+        .join("\n");
         cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
             .arg(SCRIPT)
             .arg("stratus-sandbox")
             .arg(cgroup)
             .arg(opt)
             .arg(&self.tmp)
-            .arg(&self.keep)
+            .arg(keep)
             .arg(STAGE)
             .arg(program);
         cmd
