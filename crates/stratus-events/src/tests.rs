@@ -1,53 +1,13 @@
 //! Service-level tests: EventBridge wired to a real in-process SQS.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde_json::{Value, json};
-use stratus_core::{BoxFuture, Registry, RegistryHandle, RequestContext, Service};
-use stratus_store::{MemoryStore, Store, StoreError, Write};
+use stratus_core::{Registry, RegistryHandle, RequestContext, Service};
+use stratus_store::{MemoryStore, RetainingStore, Store};
 
 use crate::service::EventsService;
-
-type Tables = BTreeMap<(String, Vec<u8>), Vec<u8>>;
-
-/// A store that keeps data in memory, for persistence tests.
-#[derive(Default)]
-struct MapStore(Mutex<Tables>);
-
-impl Store for MapStore {
-    fn apply(&self, batch: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut m = self.0.lock();
-        for w in batch {
-            match w {
-                Write::Put { table, key, value } => {
-                    m.insert((table.to_string(), key), value);
-                }
-                Write::Delete { table, key } => {
-                    m.remove(&(table.to_string(), key));
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    m.retain(|(t, k), _| !(t == table && k.starts_with(&prefix)));
-                }
-            }
-        }
-        Box::pin(std::future::ready(Ok(())))
-    }
-    fn scan(&self, table: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .iter()
-            .filter(|((t, _), _)| t == table)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
-    }
-    fn is_durable(&self) -> bool {
-        true
-    }
-}
 
 struct World {
     reg: Arc<Registry>,
@@ -273,7 +233,7 @@ async fn cross_account_policy_is_enforced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_archives_and_replays_survive_a_restart() {
-    let store: Arc<dyn Store> = Arc::new(MapStore::default());
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
     let q;
     {
         let w = World::new(store.clone());
@@ -464,7 +424,7 @@ async fn rule_validation_and_pagination() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_retention_expires_old_events() {
-    let store: Arc<dyn Store> = Arc::new(MapStore::default());
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
     let handle = RegistryHandle::default();
     let svc = EventsService::new(store.clone(), handle).unwrap();
     let ctx = RequestContext::new(A, "us-east-1");

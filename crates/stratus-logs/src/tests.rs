@@ -1,62 +1,16 @@
 //! Service-level tests through `Service::call` with wire-shaped documents.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde_json::{Value, json};
-use stratus_core::{AwsError, BoxFuture, Registry, RequestContext, Service};
-use stratus_store::{MemoryStore, Store, StoreError, Write};
+use stratus_core::{AwsError, Registry, RequestContext, Service};
+use stratus_store::{MemoryStore, RetainingStore, Store};
 
 use crate::service::LogsService;
 use stratus_core::clock::ManualClock;
 
 const DAY: i64 = 86_400_000;
 const T0: i64 = 1_700_000_000_000;
-
-type Tables = BTreeMap<(String, Vec<u8>), Vec<u8>>;
-
-/// A store that keeps data in memory, for persistence tests.
-#[derive(Default)]
-struct MapStore(Mutex<Tables>);
-
-impl Store for MapStore {
-    fn apply(&self, batch: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut m = self.0.lock();
-        for w in batch {
-            match w {
-                Write::Put { table, key, value } => {
-                    m.insert((table.to_string(), key), value);
-                }
-                Write::Delete { table, key } => {
-                    m.remove(&(table.to_string(), key));
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    m.retain(|(t, k), _| !(t == table && k.starts_with(&prefix)));
-                }
-            }
-        }
-        Box::pin(std::future::ready(Ok(())))
-    }
-    fn scan(&self, table: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .iter()
-            .filter(|((t, _), _)| t == table)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
-    }
-    fn is_durable(&self) -> bool {
-        true
-    }
-}
-
-impl MapStore {
-    fn rows(&self, table: &str) -> usize {
-        self.0.lock().keys().filter(|(t, _)| t == table).count()
-    }
-}
 
 struct Fixture {
     svc: Arc<LogsService>,
@@ -717,7 +671,7 @@ async fn filter_log_events_interleaves_and_pages() {
 
 #[tokio::test]
 async fn retention_hides_and_sweeps_old_events() {
-    let store = Arc::new(MapStore::default());
+    let store = Arc::new(RetainingStore::default());
     let f = Fixture::with_store(store.clone(), Arc::new(ManualClock::new(T0)));
     f.group_and_stream("g", "s").await;
     f.put(
@@ -776,7 +730,7 @@ async fn retention_hides_and_sweeps_old_events() {
 
 #[tokio::test]
 async fn state_survives_a_restart() {
-    let store = Arc::new(MapStore::default());
+    let store = Arc::new(RetainingStore::default());
     let clock = Arc::new(ManualClock::new(T0));
     {
         let f = Fixture::with_store(store.clone(), clock.clone());

@@ -1,62 +1,19 @@
 //! Service-level tests: SNS and SQS in one registry, called as the HTTP front
 //! would call them (canonical JSON documents).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use parking_lot::Mutex;
 use rsa::pkcs1v15::VerifyingKey;
 use rsa::signature::Verifier;
 use serde_json::{Value, json};
-use stratus_core::{AwsError, BoxFuture, Registry, RegistryHandle, RequestContext, Service};
+use stratus_core::{AwsError, Registry, RegistryHandle, RequestContext, Service};
 use stratus_sqs::SqsService;
-use stratus_store::{MemoryStore, Store, StoreError, Write};
+use stratus_store::{MemoryStore, RetainingStore, Store};
 use x509_cert::der::DecodePem;
 
 use crate::service::SnsService;
-
-/// `(table, key) → value`.
-type Tables = BTreeMap<(String, Vec<u8>), Vec<u8>>;
-
-/// A store that keeps data in memory, for restart tests.
-#[derive(Default)]
-struct MapStore(Mutex<Tables>);
-
-impl Store for MapStore {
-    fn apply(&self, batch: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut m = self.0.lock();
-        for w in batch {
-            match w {
-                Write::Put { table, key, value } => {
-                    m.insert((table.to_string(), key), value);
-                }
-                Write::Delete { table, key } => {
-                    m.remove(&(table.to_string(), key));
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    m.retain(|(t, k), _| !(t == table && k.starts_with(&prefix)));
-                }
-            }
-        }
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn scan(&self, table: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .iter()
-            .filter(|((t, _), _)| t == table)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
-    }
-
-    fn is_durable(&self) -> bool {
-        true
-    }
-}
 
 const ACCOUNT: &str = "000000000000";
 const REGION: &str = "us-east-1";
@@ -708,7 +665,7 @@ async fn email_subscriptions_confirm_with_the_recorded_token() {
 
 #[tokio::test]
 async fn state_survives_a_restart() {
-    let store: Arc<dyn Store> = Arc::new(MapStore::default());
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
     let (topic, sub, cert) = {
         let e = env_with(store.clone());
         let topic = e.topic("kept.fifo", json!({"FifoTopic": "true"})).await;

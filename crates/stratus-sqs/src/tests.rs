@@ -3,51 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-use stratus_core::{AwsError, BoxFuture, RequestContext};
-use stratus_store::{MemoryStore, Store, StoreError, Write};
+use stratus_core::{AwsError, RequestContext};
+use stratus_store::{MemoryStore, RetainingStore, Store};
 
 use crate::generated::*;
 use crate::service::SqsService;
 use stratus_core::clock::ManualClock;
-
-/// A store that really keeps data (in memory), for persistence tests.
-type Tables = BTreeMap<(String, Vec<u8>), Vec<u8>>;
-
-#[derive(Default)]
-struct MapStore(Mutex<Tables>);
-
-impl Store for MapStore {
-    fn apply(&self, batch: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
-        let mut m = self.0.lock();
-        for w in batch {
-            match w {
-                Write::Put { table, key, value } => {
-                    m.insert((table.to_string(), key), value);
-                }
-                Write::Delete { table, key } => {
-                    m.remove(&(table.to_string(), key));
-                }
-                Write::DeletePrefix { table, prefix } => {
-                    m.retain(|(t, k), _| !(t == table && k.starts_with(&prefix)));
-                }
-            }
-        }
-        Box::pin(std::future::ready(Ok(())))
-    }
-    fn scan(&self, table: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .iter()
-            .filter(|((t, _), _)| t == table)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
-    }
-    fn is_durable(&self) -> bool {
-        true
-    }
-}
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -898,7 +859,7 @@ async fn long_poll_wakes_on_send() {
 
 #[tokio::test]
 async fn persistence_round_trip() {
-    let store = Arc::new(MapStore::default());
+    let store = Arc::new(RetainingStore::default());
     let (s, clock) = svc_with(store.clone());
     let url = create(&s, "q", &[("VisibilityTimeout", "100")])
         .await

@@ -14,10 +14,12 @@
 //! suite (`tests/conformance.rs`).
 
 mod memory;
+mod retaining;
 mod sqlite;
 mod write_behind;
 
 pub use memory::MemoryStore;
+pub use retaining::RetainingStore;
 pub use sqlite::SqliteStore;
 pub use write_behind::WriteBehind;
 
