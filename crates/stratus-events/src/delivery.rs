@@ -36,6 +36,26 @@ pub(crate) struct Job {
     pub hops: u8,
     /// Id of the job's row in `events_pending`; 0 when it has none (memory store).
     pub pending: u64,
+    /// Held until the job's first delivery attempt is over; the ingesting call
+    /// waits for every holder to let go (see [`FirstAttempt`]).
+    pub first_attempt: Option<Arc<FirstAttempt>>,
+}
+
+/// Dropped by the last job of an ingesting call once its first attempt is over.
+///
+/// Deliveries to SQS queues are in-process and quick, so PutEvents answers only
+/// after their first attempt: a message is receivable the moment PutEvents has
+/// returned (and retries of a failed attempt still run in the background). The
+/// worker still batches the jobs of concurrent calls into `SendMessageBatch`.
+pub(crate) struct FirstAttempt(#[allow(dead_code)] tokio::sync::oneshot::Sender<()>);
+
+impl FirstAttempt {
+    /// A holder to hand to jobs, and the future that completes when all
+    /// holders are gone.
+    pub(crate) fn new() -> (Arc<Self>, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Arc::new(Self(tx)), rx)
+    }
 }
 
 impl Job {
@@ -211,7 +231,9 @@ fn backoff_ms(n: u32) -> i64 {
 
 impl EventsService {
     /// Decide what happens after a failed attempt.
-    pub(crate) async fn failed(&self, job: Job, f: Failure) {
+    pub(crate) async fn failed(&self, mut job: Job, f: Failure) {
+        // Retries and dead-lettering happen after the ingesting call has answered.
+        job.first_attempt = None;
         let now = now_ms();
         let age_ok = now - job.ingest_ms < job.target.max_age_secs as i64 * 1000;
         if f.retryable && job.attempt < job.target.max_retries && age_ok {
@@ -499,7 +521,13 @@ async fn sqs_worker(svc: Weak<EventsService>, mut rx: mpsc::UnboundedReceiver<Jo
     }
 }
 
-async fn send_batch(svc: &EventsService, account: &str, region: &str, name: &str, jobs: Vec<Job>) {
+async fn send_batch(
+    svc: &EventsService,
+    account: &str,
+    region: &str,
+    name: &str,
+    mut jobs: Vec<Job>,
+) {
     let Some(reg) = svc.registry.get() else {
         for j in jobs {
             svc.failed(
@@ -536,7 +564,12 @@ async fn send_batch(svc: &EventsService, account: &str, region: &str, name: &str
     let ctx = RequestContext::new(account, region);
     let doc =
         json!({"QueueUrl": format!("http://localhost:4566/{account}/{name}"), "Entries": entries});
-    match reg.call("sqs", &ctx, "SendMessageBatch", doc).await {
+    let result = reg.call("sqs", &ctx, "SendMessageBatch", doc).await;
+    // The first attempt is over: release the ingesting calls waiting for it.
+    for j in &mut jobs {
+        j.first_attempt = None;
+    }
+    match result {
         Ok(out) => {
             let failed: Vec<(usize, Failure)> = out
                 .get("Failed")

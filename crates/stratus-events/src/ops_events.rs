@@ -282,6 +282,7 @@ impl EventsService {
                     attempt: 0,
                     hops,
                     pending: 0,
+                    first_attempt: None,
                 });
             }
         }
@@ -304,9 +305,17 @@ impl EventsService {
             }
         }
         self.persist(writes).await?;
-        for j in jobs {
+        let (first, done) = crate::delivery::FirstAttempt::new();
+        for mut j in jobs {
+            if matches!(j.target.kind, crate::state::TargetKind::Sqs { .. }) {
+                j.first_attempt = Some(first.clone());
+            }
             self.delivery.dispatch(j);
         }
+        drop(first);
+        // Err(Closed) is the signal: every SQS job's first attempt is over
+        // (or the job was dropped at shutdown).
+        let _ = done.await;
         Ok(())
     }
 

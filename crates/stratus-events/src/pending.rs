@@ -135,6 +135,7 @@ pub(crate) fn decode(k: &[u8], v: &[u8]) -> Option<(i64, Job)> {
             attempt: rec.attempt,
             hops: rec.hops,
             pending: id,
+            first_attempt: None,
         },
     ))
 }
@@ -167,6 +168,7 @@ mod tests {
             attempt: 2,
             hops: 1,
             pending: 42,
+            first_attempt: None,
         };
         let Write::Put { key, value, .. } = put(&job, 5000) else {
             panic!("not a put");

@@ -129,6 +129,7 @@ impl EventsService {
                 attempt: 0,
                 hops: 0,
                 pending: 0,
+                first_attempt: None,
             });
         }
     }

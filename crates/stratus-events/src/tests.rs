@@ -517,3 +517,61 @@ async fn scheduled_rules_fire_through_tick() {
         json!([format!("arn:aws:events:us-east-1:{A}:rule/every")])
     );
 }
+
+/// PutEvents answers after the first attempt of its SQS deliveries, so the
+/// message is there for a single ReceiveMessage right after; a target whose
+/// queue is missing does not hold the call up (its failure is handled later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_target_is_receivable_when_put_events_returns() {
+    let w = World::new(Arc::new(MemoryStore));
+    let q = w.queue(A, "now", false).await;
+    w.ok(
+        A,
+        "events",
+        "PutRule",
+        json!({"Name": "now", "EventPattern": r#"{"source":["now.app"]}"#}),
+    )
+    .await;
+    w.ok(
+        A,
+        "events",
+        "PutTargets",
+        json!({"Rule": "now", "Targets": [
+            {"Id": "ok", "Arn": q},
+            {"Id": "gone", "Arn": format!("arn:aws:sqs:us-east-1:{A}:missing"),
+             "RetryPolicy": {"MaximumRetryAttempts": 5}}
+        ]}),
+    )
+    .await;
+    let url = format!("http://localhost:4566/{A}/now");
+    for i in 0..20 {
+        let started = std::time::Instant::now();
+        w.ok(
+            A,
+            "events",
+            "PutEvents",
+            json!({"Entries": [{"Source": "now.app", "DetailType": "t", "Detail": format!("{{\"i\": {i}}}")}]}),
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let out = w
+            .ok(
+                A,
+                "sqs",
+                "ReceiveMessage",
+                json!({"QueueUrl": url, "MaxNumberOfMessages": 10}),
+            )
+            .await;
+        let msgs = out["Messages"].as_array().cloned().unwrap_or_default();
+        assert_eq!(msgs.len(), 1, "event {i} not receivable at once: {out}");
+        let ev: Value = serde_json::from_str(msgs[0]["Body"].as_str().unwrap()).unwrap();
+        assert_eq!(ev["detail"]["i"], i);
+        w.ok(
+            A,
+            "sqs",
+            "DeleteMessage",
+            json!({"QueueUrl": url, "ReceiptHandle": msgs[0]["ReceiptHandle"]}),
+        )
+        .await;
+    }
+}

@@ -19,10 +19,11 @@ pub(crate) fn secs(ms: i64) -> f64 {
 
 /// ISO 8601 with seconds and `Z`, as event `time` fields are written.
 pub(crate) fn iso_secs(ms: i64) -> String {
+    // `to_rfc3339_opts` writes directly; `format(...)` re-parses its pattern on
+    // every call, which showed in PutEvents profiles.
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub(crate) fn bus_arn(region: &str, account: &str, name: &str) -> String {
@@ -216,5 +217,14 @@ mod tests {
         assert_eq!(c, vec![4]);
         assert!(t.is_none());
         assert!(page(items, Some("!!"), None, 100).is_err());
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn iso_secs_is_utc_seconds_with_z() {
+        assert_eq!(super::iso_secs(1_714_557_600_123), "2024-05-01T10:00:00Z");
+        assert_eq!(super::iso_secs(0), "1970-01-01T00:00:00Z");
     }
 }
