@@ -1,8 +1,8 @@
 """EventBridge Scheduler end to end: schedule groups, tags, schedules and their
 errors through boto3 and the AWS CLI, and schedules that actually fire — `at`
 in UTC and in a time zone, `rate`, `cron`, universal targets, automatic
-deletion after completion, retries into a dead-letter queue — plus state that
-survives kill -9."""
+deletion after completion, retries into a dead-letter queue — plus state and
+in-flight deliveries that survive kill -9."""
 import datetime
 import json
 import signal
@@ -474,3 +474,57 @@ def test_state_survives_kill9_without_double_firing(fresh_stratus, unique_name):
         if m:
             bodies.append(m["Body"])
     assert bodies == ["missed-then-caught-up"], "the already-fired schedule must not fire again"
+
+
+def test_pending_retry_survives_kill9_and_reaches_the_dead_letter_queue(fresh_stratus, unique_name):
+    """An occurrence that fired before kill -9 and was still being retried is
+    carried on after the restart, with its attempt count and execution id.
+
+    The target is a universal target to an STS operation Stratus does not
+    implement: it answers 501, a server error, so every attempt fails and is
+    retried. ActionAfterCompletion DELETE removes the at() schedule in the same
+    store write that records the firing and its pending delivery, so once
+    GetSchedule says the schedule is gone the firing is committed; after the
+    kill nothing but that pending delivery can produce the dead letter."""
+    s = fresh_stratus()
+    sched, sqs = s.client("scheduler"), s.client("sqs")
+    dlq_name = unique_name("dlq")
+    dlq_url = sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
+    name = unique_name("pend")
+    target_input = json.dumps({"RoleArn": ROLE, "RoleSessionName":
+                               "try-<aws.scheduler.attempt-number>-<aws.scheduler.execution-id>"})
+    sched.create_schedule(
+        Name=name, ScheduleExpression=at_expr(1)[0], FlexibleTimeWindow=OFF, ActionAfterCompletion="DELETE",
+        Target={"Arn": "arn:aws:scheduler:::aws-sdk:sts:assumeRole", "RoleArn": ROLE, "Input": target_input,
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": queue_arn(dlq_name)}})
+
+    def fired():
+        try:
+            sched.get_schedule(Name=name)
+            return False
+        except ClientError as e:
+            return e.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert wait_until(fired, timeout=10, interval=0.02), "the at() schedule did not fire"
+    time.sleep(0.3)  # the first attempt fails; its retry waits 0.5-1 s
+    assert s.kill9() == -signal.SIGKILL
+    s.start()
+    sched, sqs = s.client("scheduler"), s.client("sqs")
+    assert "scheduler: resuming pending deliveries" in s.log()
+
+    msg, _ = receive(sqs, dlq_url, timeout=20)
+    assert msg is not None, f"the pending delivery was lost across kill -9\n{s.log()}"
+    attrs = {k: v["StringValue"] for k, v in msg["MessageAttributes"].items()}
+    assert attrs["ERROR_CODE"] == "NotImplemented"
+    assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert attrs["RETRY_ATTEMPTS"] == "3"
+    assert attrs["SCHEDULE_ARN"] == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}"
+    # The body is the last attempt's input: attempt 4, and the occurrence's one execution id.
+    assert json.loads(msg["Body"])["RoleSessionName"] == f"try-4-{attrs['EXECUTION_ID']}"
+
+    # Dead-lettered once: the pending row is gone, so another restart sends nothing.
+    time.sleep(0.5)
+    s.restart()
+    sqs = s.client("sqs")
+    again, _ = receive(sqs, dlq_url, timeout=3)
+    assert again is None, f"dead-lettered twice: {again}"

@@ -6,24 +6,62 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use stratus_core::{AwsError, Registry, RequestContext};
 
 use crate::expression::format_scheduled_time;
 use crate::generated::Target;
 use crate::invoke;
+use crate::pending;
 use crate::service::SchedulerService;
 use crate::state::{DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_RETRIES};
 
-/// What the timer hands over for one occurrence.
-#[derive(Debug, Clone)]
+/// One fired occurrence on its way to the target: what the timer hands over,
+/// and (with a durable store) the `scheduler_pending` row it is kept in until
+/// the delivery ends (see `pending.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Invocation {
     pub schedule_arn: String,
     pub account: String,
     pub region: String,
+    /// The target as it was when the occurrence fired.
     pub target: Target,
     /// The occurrence time, epoch millis.
     pub occurrence: i64,
+    /// One id per occurrence, shared by its retries (see the crate docs).
+    pub execution_id: String,
+    /// When the occurrence fired, epoch millis: MaximumEventAgeInSeconds counts
+    /// from here, across restarts.
+    pub first_ms: i64,
+    /// The attempt due next, from 1.
+    pub attempt: u32,
+    /// When that attempt is due, epoch millis.
+    pub due_ms: i64,
+}
+
+impl Invocation {
+    /// A new occurrence, fired at `now`: its first attempt is due at once.
+    pub(crate) fn fired(
+        schedule_arn: String,
+        account: String,
+        region: String,
+        target: Target,
+        occurrence: i64,
+        now: i64,
+    ) -> Self {
+        Invocation {
+            schedule_arn,
+            account,
+            region,
+            target,
+            occurrence,
+            execution_id: format!("{:016x}", rand::rng().random::<u64>()),
+            first_ms: now,
+            attempt: 1,
+            due_ms: now,
+        }
+    }
 }
 
 /// How long a firing that comes due before the server is up waits for it.
@@ -73,9 +111,17 @@ async fn registry(svc: &SchedulerService) -> Option<Arc<Registry>> {
     }
 }
 
-pub(crate) async fn deliver(svc: Arc<SchedulerService>, inv: Invocation) {
+/// Deliver `inv` from its due attempt on: retries, then the dead-letter queue.
+/// With a durable store the occurrence's pending row is rewritten before each
+/// retry and deleted when the delivery ends.
+pub(crate) async fn deliver(svc: Arc<SchedulerService>, mut inv: Invocation) {
+    let wait = inv.due_ms - svc.now_millis();
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    }
     let Some(registry) = registry(&svc).await else {
-        tracing::warn!(schedule = %inv.schedule_arn, "scheduler: no registry; occurrence dropped");
+        // Durable: the row stays, so the next start delivers the occurrence.
+        tracing::warn!(schedule = %inv.schedule_arn, durable = svc.durable, "scheduler: no registry; occurrence not delivered");
         return;
     };
     let policy = inv.target.retry_policy.clone().unwrap_or_default();
@@ -88,18 +134,15 @@ pub(crate) async fn deliver(svc: Arc<SchedulerService>, inv: Invocation) {
             .maximum_event_age_in_seconds
             .unwrap_or(DEFAULT_MAX_AGE_SECONDS),
     ) * 1000;
-    // One id per occurrence, shared by its retries (see the crate docs).
-    let execution_id = format!("{:016x}", rand::rng().random::<u64>());
     let scheduled = format_scheduled_time(inv.occurrence);
-    let raw_input = inv.target.input.as_deref().unwrap_or("{}");
-    let first = svc.now_millis();
-    let mut attempt: u32 = 1;
+    let raw_input = inv.target.input.clone().unwrap_or_else(|| "{}".to_string());
     loop {
+        let attempt = inv.attempt;
         let input = render(
-            raw_input,
+            &raw_input,
             &inv.schedule_arn,
             &scheduled,
-            &execution_id,
+            &inv.execution_id,
             attempt,
         );
         let err = match invoke::invoke(&registry, &inv.target, &inv.region, &inv.account, &input)
@@ -107,11 +150,12 @@ pub(crate) async fn deliver(svc: Arc<SchedulerService>, inv: Invocation) {
         {
             Ok(()) => {
                 tracing::debug!(schedule = %inv.schedule_arn, attempt, "scheduler: target invoked");
+                svc.write_behind(|| pending::delete(&inv));
                 return;
             }
             Err(e) => e,
         };
-        let retries = attempt - 1;
+        let retries = attempt.saturating_sub(1);
         let condition = if !retryable(&err) {
             // Not retried; the policy's limit counts as reached only if it allowed none.
             Some((max_retries == 0).then_some("MaximumRetryAttempts"))
@@ -119,15 +163,18 @@ pub(crate) async fn deliver(svc: Arc<SchedulerService>, inv: Invocation) {
             Some(Some("MaximumRetryAttempts"))
         } else {
             let delay = backoff(attempt);
-            if svc.now_millis() + delay.as_millis() as i64 - first > max_age_ms {
+            let due = svc.now_millis() + delay.as_millis() as i64;
+            if due - inv.first_ms > max_age_ms {
                 Some(Some("MaximumEventAgeInSeconds"))
             } else {
                 tracing::debug!(
                     schedule = %inv.schedule_arn, attempt, error = %err,
                     "scheduler: target failed; retrying"
                 );
+                inv.attempt += 1;
+                inv.due_ms = due;
+                svc.write_behind(|| pending::put(&inv));
                 tokio::time::sleep(delay).await;
-                attempt += 1;
                 None
             }
         };
@@ -142,10 +189,10 @@ pub(crate) async fn deliver(svc: Arc<SchedulerService>, inv: Invocation) {
                 error: &err,
                 retries,
                 exhausted,
-                execution_id: &execution_id,
                 scheduled: &scheduled,
             };
             dead.send(&registry).await;
+            svc.write_behind(|| pending::delete(&inv));
             return;
         }
     }
@@ -157,7 +204,6 @@ struct DeadLetter<'a> {
     error: &'a AwsError,
     retries: u32,
     exhausted: Option<&'static str>,
-    execution_id: &'a str,
     scheduled: &'a str,
 }
 
@@ -173,7 +219,7 @@ impl DeadLetter<'_> {
         };
         put("ERROR_CODE", &self.error.code);
         put("ERROR_MESSAGE", &self.error.message);
-        put("EXECUTION_ID", self.execution_id);
+        put("EXECUTION_ID", &self.inv.execution_id);
         if let Some(c) = self.exhausted {
             put("EXHAUSTED_RETRY_CONDITION", c);
         }

@@ -13,8 +13,9 @@
 //! a random delay inside a FLEXIBLE time window. One timer task sleeps on a
 //! min-heap of planned fire times; each due firing is written to the store
 //! before the target is called, so a restart never fires an occurrence twice
-//! (a one-time schedule that came due while the process was down fires once on
-//! start-up; recurring schedules skip the occurrences they missed).
+//! (its delivery resumes instead, see below; a one-time schedule that came due
+//! while the process was down fires once on start-up; recurring schedules skip
+//! the occurrences they missed).
 //! ActionAfterCompletion DELETE removes a schedule after its last occurrence.
 //!
 //! Targets are called in process through the registry: SQS queues
@@ -39,6 +40,16 @@
 //! handed to the store while the state lock is held, so they land in the order
 //! the state changed.
 //!
+//! In-flight deliveries are durable (`pending.rs`): each fired occurrence gets
+//! a `scheduler_pending` row (the target as it was at firing, execution id,
+//! first-attempt time, attempt number, due time) in the same store batch as the
+//! schedule's advanced next occurrence. The row is rewritten when a retry is
+//! scheduled and deleted, off the timer's path through a `WriteBehind`, when the
+//! occurrence is delivered, dead-lettered or dropped; at start-up the rows
+//! resume at their due times with the same execution id and attempt count, and
+//! MaximumEventAgeInSeconds keeps counting from the first attempt. Delivery
+//! across a crash is at least once. With the memory store nothing is kept.
+//!
 //! Decisions where the documentation is silent, and known divergences:
 //! - Occurrences fire at their exact second; AWS allows itself up to 60 s.
 //! - An `at` time that is already past when the schedule is created or updated
@@ -54,9 +65,11 @@
 //!   without EXHAUSTED_RETRY_CONDITION unless the policy allowed no retries.
 //!   ERROR_CODE is the target service's error code as Stratus names it (for
 //!   example `QueueDoesNotExist`). The dead-letter body is the rendered target
-//!   input. Retries in flight are not persisted: a restart drops them.
+//!   input.
 //! - EXECUTION_ID / `<aws.scheduler.execution-id>` is one 16-hex-digit id per
-//!   occurrence, shared by its retries.
+//!   occurrence, shared by its retries (also across restarts).
+//! - An occurrence whose schedule is updated or deleted while it is being
+//!   retried keeps the target it fired with.
 //! - Without Input, targets receive `{}`.
 //! - GetSchedule reports defaults: ScheduleExpressionTimezone `UTC`,
 //!   ActionAfterCompletion `NONE`, and the default RetryPolicy.
@@ -81,6 +94,7 @@ mod ops_groups;
 mod ops_schedules;
 mod ops_tags;
 mod paging;
+mod pending;
 mod persist;
 mod service;
 mod state;

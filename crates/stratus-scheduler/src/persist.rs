@@ -4,6 +4,7 @@
 //! `scheduler_schedules` (key `account/region/group/name`). Names cannot contain
 //! `/`, so keys are unambiguous and a group's schedules share the prefix
 //! `account/region/group/`. Values are a format version byte followed by JSON.
+//! In-flight deliveries live in `scheduler_pending` (see `pending.rs`).
 
 use serde::{Deserialize, Serialize};
 use stratus_store::Write;

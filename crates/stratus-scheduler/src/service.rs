@@ -9,12 +9,15 @@ use rand::Rng;
 use serde_json::Value;
 use stratus_core::{AwsError, BoxFuture, RegistryHandle, RequestContext, Service};
 use stratus_model::ServiceModel;
-use stratus_store::{Store, StoreError, Write};
+use stratus_store::{Store, StoreError, Write, WriteBehind};
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
+use crate::delivery::{self, Invocation};
 use crate::errors;
 use crate::expression;
 use crate::generated::{self, *};
+use crate::pending;
 use crate::persist::{self, T_GROUPS, T_SCHEDULES};
 use crate::state::{
     DEFAULT_GROUP, GroupRecord, Planned, RegionState, Schedule, ScheduleKey, ScheduleRecord, State,
@@ -27,13 +30,18 @@ const MODEL_JSON: &str = include_str!("../../../models/scheduler/service-2.json"
 pub struct SchedulerService {
     model: ServiceModel,
     store: Arc<dyn Store>,
-    durable: bool,
+    pub(crate) durable: bool,
     pub(crate) registry: RegistryHandle,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) state: Mutex<State>,
     /// Wakes the timer task when an earlier firing is planned.
     pub(crate) wake: Notify,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Deliveries in flight (aborted at shutdown; durable ones resume at the
+    /// next start from their pending rows).
+    deliveries: Mutex<JoinSet<()>>,
+    /// Rewrites and deletions of `scheduler_pending` rows (awaited by no one).
+    behind: Arc<WriteBehind>,
 }
 
 fn model_error(e: impl std::fmt::Display) -> StoreError {
@@ -41,9 +49,9 @@ fn model_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SchedulerService {
-    /// Loads persisted state and starts the timer task (needs a running tokio
-    /// runtime to fire schedules). `registry` reaches the targets once the
-    /// server is up.
+    /// Loads persisted state, resumes the deliveries that were pending when the
+    /// process stopped and starts the timer task (needs a running tokio runtime
+    /// to fire schedules). `registry` reaches the targets once the server is up.
     pub fn new(store: Arc<dyn Store>, registry: RegistryHandle) -> Result<Arc<Self>, StoreError> {
         Self::with_clock(store, registry, Arc::new(SystemClock))
     }
@@ -56,6 +64,7 @@ impl SchedulerService {
     ) -> Result<Arc<Self>, StoreError> {
         let model = ServiceModel::from_json(MODEL_JSON).map_err(model_error)?;
         let durable = store.is_durable();
+        let behind = Arc::new(WriteBehind::new(store.clone()));
         let svc = Arc::new(SchedulerService {
             model,
             store,
@@ -65,17 +74,67 @@ impl SchedulerService {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             background: Mutex::new(Vec::new()),
+            deliveries: Mutex::new(JoinSet::new()),
+            behind,
         });
-        if durable {
+        let (resumed, unreadable) = if durable {
             svc.load()?;
-        }
+            pending::load(svc.store.as_ref())?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            if durable {
+                let writer = rt.spawn(svc.behind.clone().run());
+                svc.background.lock().push(writer);
+            }
+            if !unreadable.is_empty() {
+                tracing::warn!(
+                    rows = unreadable.len(),
+                    "scheduler: unreadable pending-delivery rows dropped"
+                );
+                for w in unreadable {
+                    svc.behind.push(w);
+                }
+            }
+            if !resumed.is_empty() {
+                tracing::info!(
+                    deliveries = resumed.len(),
+                    "scheduler: resuming pending deliveries"
+                );
+            }
+            for inv in resumed {
+                svc.spawn_delivery(&rt, inv);
+            }
             let h = rt.spawn(crate::timer::run(Arc::downgrade(&svc)));
             svc.background.lock().push(h);
         } else {
-            tracing::warn!("scheduler: no tokio runtime; schedules will not fire");
+            tracing::warn!(
+                "scheduler: no tokio runtime; schedules will not fire and pending deliveries wait for the next start"
+            );
         }
         Ok(svc)
+    }
+
+    /// Run `inv`'s delivery as a task of its own, tracked for shutdown.
+    pub(crate) fn spawn_delivery(self: &Arc<Self>, rt: &tokio::runtime::Handle, inv: Invocation) {
+        let mut set = self.deliveries.lock();
+        // Reap finished deliveries so the set holds only live ones.
+        while let Some(done) = set.try_join_next() {
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                tracing::error!(error = %e, "scheduler: a delivery task panicked");
+            }
+        }
+        set.spawn_on(delivery::deliver(self.clone(), inv), rt);
+    }
+
+    /// Queue a pending-row rewrite or deletion (durable stores only).
+    pub(crate) fn write_behind(&self, write: impl FnOnce() -> Write) {
+        if self.durable {
+            self.behind.push(write());
+        }
     }
 
     /// Rebuild groups, schedules and the timer heap from the store.
@@ -262,6 +321,10 @@ impl Service for SchedulerService {
         for h in self.background.lock().drain(..) {
             h.abort();
         }
+        // Aborted deliveries keep their pending rows: the next start resumes them.
+        self.deliveries.lock().abort_all();
+        // Finished deliveries' row deletions reach the store before it closes.
+        self.behind.flush();
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use stratus_core::{AwsError, Registry, RegistryHandle, RequestContext, Service};
 use stratus_sqs::SqsService;
-use stratus_store::{MemoryStore, SqliteStore, Store};
+use stratus_store::{MemoryStore, RetainingStore, SqliteStore, Store, StoreError, Write};
 
 use crate::SchedulerService;
 
@@ -551,7 +551,10 @@ impl Service for Flaky {
 }
 
 fn flaky_env(failures: usize) -> (Env, Arc<Flaky>) {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore);
+    flaky_env_with(Arc::new(MemoryStore), failures)
+}
+
+fn flaky_env_with(store: Arc<dyn Store>, failures: usize) -> (Env, Arc<Flaky>) {
     let handle = RegistryHandle::default();
     let mut registry = Registry::new();
     registry.register("sqs", SqsService::new(store.clone()).unwrap());
@@ -659,4 +662,233 @@ async fn updating_the_target_keeps_a_rate_cadence() {
         .await
         .expect("fires on the new cadence");
     assert_eq!(msg["Body"], "new");
+}
+
+// ---- durable in-flight deliveries (pending.rs) ----
+
+const FLAKY_TARGET: &str = "arn:aws:scheduler:::aws-sdk:flaky:doThing";
+
+/// A durable test store that also records the tables each batch touched.
+#[derive(Default)]
+struct Recording {
+    inner: RetainingStore,
+    batches: parking_lot::Mutex<Vec<Vec<&'static str>>>,
+}
+
+impl Store for Recording {
+    fn apply(&self, batch: Vec<Write>) -> stratus_core::BoxFuture<'_, Result<(), StoreError>> {
+        let tables = batch
+            .iter()
+            .map(|w| match w {
+                Write::Put { table, .. }
+                | Write::Delete { table, .. }
+                | Write::DeletePrefix { table, .. } => *table,
+            })
+            .collect();
+        self.batches.lock().push(tables);
+        self.inner.apply(batch)
+    }
+
+    fn scan(&self, table: &str) -> Result<stratus_store::Rows, StoreError> {
+        self.inner.scan(table)
+    }
+
+    fn is_durable(&self) -> bool {
+        true
+    }
+}
+
+fn pending_rows(store: &dyn Store) -> Vec<crate::delivery::Invocation> {
+    store
+        .scan(crate::pending::T_PENDING)
+        .unwrap()
+        .iter()
+        .map(|(_, v)| crate::persist::decode(v).unwrap())
+        .collect()
+}
+
+async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn flaky_target(retry: Value) -> Value {
+    json!({
+        "Arn": FLAKY_TARGET,
+        "RoleArn": ROLE,
+        "Input": "{\"attempt\": <aws.scheduler.attempt-number>, \"id\": \"<aws.scheduler.execution-id>\"}",
+        "RetryPolicy": retry,
+    })
+}
+
+#[tokio::test]
+async fn a_firing_is_recorded_with_its_pending_delivery() {
+    let store = Arc::new(Recording::default());
+    // No registry is ever bound: the delivery waits for it, so the row stays
+    // as the firing wrote it.
+    let scheduler = SchedulerService::new(store.clone(), RegistryHandle::default()).unwrap();
+    let before = chrono::Utc::now().timestamp_millis();
+    scheduler
+        .call(
+            &ctx(),
+            "CreateSchedule",
+            schedule("now", "rate(1 day)", flaky_target(json!({}))),
+        )
+        .await
+        .unwrap();
+    wait_for("the firing's pending row", 5, || {
+        store.inner.rows(crate::pending::T_PENDING) == 1
+    })
+    .await;
+    let rows = pending_rows(store.as_ref());
+    let inv = &rows[0];
+    assert_eq!(
+        inv.schedule_arn,
+        "arn:aws:scheduler:us-east-1:000000000000:schedule/default/now"
+    );
+    assert_eq!(
+        (inv.account.as_str(), inv.region.as_str()),
+        ("000000000000", "us-east-1")
+    );
+    assert_eq!(inv.target.arn, FLAKY_TARGET);
+    assert_eq!(inv.attempt, 1);
+    assert_eq!(inv.execution_id.len(), 16);
+    assert!(inv.first_ms >= before && inv.due_ms == inv.first_ms);
+    assert!(inv.occurrence >= before - 1000 && inv.occurrence <= inv.first_ms);
+    // One batch holds both the advanced schedule and its pending delivery.
+    let batches = store.batches.lock().clone();
+    let firing: Vec<_> = batches
+        .iter()
+        .filter(|b| b.contains(&crate::pending::T_PENDING))
+        .collect();
+    assert_eq!(firing.len(), 1, "{batches:?}");
+    assert!(
+        firing[0].contains(&crate::persist::T_SCHEDULES),
+        "{batches:?}"
+    );
+    scheduler.shutdown();
+}
+
+#[tokio::test]
+async fn a_pending_retry_resumes_after_a_restart() {
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
+    let retry = json!({ "MaximumRetryAttempts": 5, "MaximumEventAgeInSeconds": 3600 });
+    let first_id = {
+        let (env, flaky) = flaky_env_with(store.clone(), usize::MAX);
+        env.ok(
+            "CreateSchedule",
+            schedule("resume", "rate(1 day)", flaky_target(retry)),
+        )
+        .await;
+        // The first attempt fails and the retry is recorded (attempt 2).
+        wait_for("the retry's rewritten row", 5, || {
+            pending_rows(store.as_ref())
+                .first()
+                .is_some_and(|r| r.attempt == 2)
+        })
+        .await;
+        // The process stops before the retry is made.
+        env.scheduler.shutdown();
+        let calls = flaky.calls.lock().clone();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0]["attempt"], 1);
+        calls[0]["id"].as_str().unwrap().to_string()
+    };
+    let rows = pending_rows(store.as_ref());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].execution_id, first_id);
+
+    // Restart: the target works now.
+    let (env, flaky) = flaky_env_with(store.clone(), 0);
+    wait_for("the resumed attempt", 5, || !flaky.calls.lock().is_empty()).await;
+    let call = flaky.calls.lock()[0].clone();
+    assert_eq!(call["attempt"], 2, "the attempt number continues");
+    assert_eq!(
+        call["id"],
+        first_id.as_str(),
+        "one execution id per occurrence"
+    );
+    // Delivered: the row is deleted, and the schedule does not fire again.
+    wait_for("the row's deletion", 5, || {
+        store.scan(crate::pending::T_PENDING).unwrap().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(flaky.calls.lock().len(), 1);
+    env.scheduler.shutdown();
+}
+
+#[tokio::test]
+async fn a_delivered_occurrence_leaves_no_pending_row() {
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
+    let (env, flaky) = flaky_env_with(store.clone(), 1);
+    env.ok(
+        "CreateSchedule",
+        schedule(
+            "ok",
+            "rate(1 day)",
+            flaky_target(json!({ "MaximumRetryAttempts": 3 })),
+        ),
+    )
+    .await;
+    wait_for("a failure then a success", 5, || {
+        flaky.calls.lock().len() == 2
+    })
+    .await;
+    wait_for("the row's deletion", 5, || {
+        store.scan(crate::pending::T_PENDING).unwrap().is_empty()
+    })
+    .await;
+    env.scheduler.shutdown();
+    // Nothing is left to resume after a restart.
+    let (_env, flaky) = flaky_env_with(store, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(flaky.calls.lock().is_empty());
+}
+
+#[tokio::test]
+async fn event_age_counts_from_the_first_attempt_across_restarts() {
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
+    let now = chrono::Utc::now().timestamp_millis();
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:age-dlq";
+    let mut target: crate::generated::Target = serde_json::from_value(flaky_target(json!({
+        "MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 60
+    })))
+    .unwrap();
+    target.dead_letter_config = Some(crate::generated::DeadLetterConfig {
+        arn: Some(dlq_arn.to_string()),
+    });
+    // Fired an hour ago, then the process stopped while a retry was pending.
+    let inv = crate::delivery::Invocation {
+        schedule_arn: "arn:aws:scheduler:us-east-1:000000000000:schedule/default/old".into(),
+        account: "000000000000".into(),
+        region: "us-east-1".into(),
+        target,
+        occurrence: now - 3_600_000,
+        execution_id: "0123456789abcdef".into(),
+        first_ms: now - 3_600_000,
+        attempt: 2,
+        due_ms: now + 1_000,
+    };
+    store.apply(vec![crate::pending::put(&inv)]).await.unwrap();
+    let (env, flaky) = flaky_env_with(store.clone(), usize::MAX);
+    let (dlq_url, _) = env.queue("age-dlq").await;
+    let msg = env.receive(&dlq_url, 8).await.expect("dead letter");
+    let attrs = &msg["MessageAttributes"];
+    assert_eq!(
+        attrs["EXHAUSTED_RETRY_CONDITION"]["StringValue"],
+        "MaximumEventAgeInSeconds"
+    );
+    assert_eq!(attrs["RETRY_ATTEMPTS"]["StringValue"], "1");
+    assert_eq!(attrs["EXECUTION_ID"]["StringValue"], "0123456789abcdef");
+    assert_eq!(flaky.calls.lock()[0]["attempt"], 2);
+    assert_eq!(flaky.calls.lock().len(), 1);
+    wait_for("the row's deletion", 5, || {
+        store.scan(crate::pending::T_PENDING).unwrap().is_empty()
+    })
+    .await;
+    env.scheduler.shutdown();
 }

@@ -1,15 +1,16 @@
 //! The one timer task: sleeps until the earliest planned firing on the heap
 //! (or until woken by a newly planned earlier one), records each due firing
-//! durably, then hands the invocations to delivery tasks.
+//! durably (with its pending deliveries, see `pending.rs`), then hands the
+//! invocations to delivery tasks.
 
 use std::cmp::Reverse;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::delivery::{self, Invocation};
-use crate::persist;
+use crate::delivery::Invocation;
 use crate::service::SchedulerService;
 use crate::state::ScheduleKey;
+use crate::{pending, persist};
 
 /// Upper bound on one sleep, so a wall-clock jump is noticed within a minute.
 const MAX_SLEEP_MS: i64 = 60_000;
@@ -63,13 +64,20 @@ impl SchedulerService {
                     next = timing.next_after(now);
                 }
                 s.rec.next = next;
-                due.push(Invocation {
-                    schedule_arn: s.rec.arn(),
-                    account: s.rec.account.clone(),
-                    region: s.rec.region.clone(),
-                    target: s.rec.target.clone(),
-                    occurrence: p.occurrence,
-                });
+                let inv = Invocation::fired(
+                    s.rec.arn(),
+                    s.rec.account.clone(),
+                    s.rec.region.clone(),
+                    s.rec.target.clone(),
+                    p.occurrence,
+                    now,
+                );
+                // The pending delivery goes in the same batch as the advanced
+                // schedule: a firing is recorded with it or not at all.
+                if self.durable {
+                    writes.push(pending::put(&inv));
+                }
+                due.push(inv);
                 let finished = next.is_none();
                 if finished && s.rec.action_after_completion == "DELETE" {
                     let key = p.key.as_ref();
@@ -100,12 +108,14 @@ impl SchedulerService {
             && let Err(e) = f.await
         {
             // The firings stay recorded in memory; the next successful write of
-            // the schedule carries them.
+            // the schedule carries them. Their deliveries still run (a retry's
+            // rewrite records the pending row then).
             tracing::error!(error = %e, "scheduler: could not record firings");
         }
+        let rt = tokio::runtime::Handle::current();
         for inv in due {
             tracing::debug!(schedule = %inv.schedule_arn, "scheduler: firing");
-            tokio::spawn(delivery::deliver(self.clone(), inv));
+            self.spawn_delivery(&rt, inv);
         }
         next_fire
     }
