@@ -320,6 +320,7 @@ def test_permissions_tags_concurrency_settings(lam, unique_name):
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName=name)
     assert err_code(e) == "TooManyRequestsException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     lam.delete_function_concurrency(FunctionName=name)
     assert invoke_json(lam, name)["StatusCode"] == 200
 

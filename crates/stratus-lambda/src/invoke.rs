@@ -22,7 +22,8 @@ use crate::ops_functions::missing_qualifier;
 use crate::service::LambdaService;
 use crate::state::CodeRef;
 
-const SYNC_LIMIT: usize = 6 * 1024 * 1024;
+/// Largest request or response payload of a synchronous invoke (6 MB).
+pub(crate) const SYNC_LIMIT: usize = 6 * 1024 * 1024;
 const ASYNC_LIMIT: usize = 256 * 1024;
 const TAIL_BYTES: usize = 4096;
 
@@ -76,7 +77,8 @@ impl Drop for Slot<'_> {
 
 fn throttled(reason: &str) -> AwsError {
     let _ = reason;
-    AwsError::new("TooManyRequestsException", "Rate Exceeded.")
+    // 429 as on the wire, so in-process callers (Scheduler, EventBridge) see a throttle.
+    AwsError::new("TooManyRequestsException", "Rate Exceeded.").with_status(429)
 }
 
 impl LambdaService {

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use stratus_core::{AwsError, Blob, RequestContext};
 
 use crate::generated::*;
+use crate::invoke::SYNC_LIMIT;
 use crate::invoke::decode_client_context;
 use crate::names::parse_function;
 use crate::service::LambdaService;
 
-const SYNC_LIMIT: usize = 6 * 1024 * 1024;
 /// Payload bytes per PayloadChunk event.
 pub(crate) const CHUNK: usize = 32 * 1024;
 
