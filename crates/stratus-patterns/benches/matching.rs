@@ -2,7 +2,9 @@
 //! for 1, 10, 100, 300 and 1000 rules of mixed operators, with the `quamina`
 //! crate as a reference point on the rules it accepts.
 //!
-//! Run: `cargo bench -p stratus-patterns` (add `-- --quick` for a short run).
+//! Run: `cargo bench -p stratus-patterns` (add `-- --quick` for a short run;
+//! `-- --only N` times stratus alone on N rules; `-- --only N --passes P` runs
+//! exactly P passes over the events without timing, for callgrind).
 //!
 //! One *evaluation* = one event, given as JSON text, matched against the whole
 //! rule set, producing the list of matching rule names (JSON reading included).
@@ -226,6 +228,24 @@ fn main() {
             rs.insert(format!("rule-{i}"), Pattern::from_value(&rule(i)).unwrap());
         }
         let mut out = Vec::new();
+        if let Some(passes) = std::env::args().skip_while(|a| a != "--passes").nth(1) {
+            // `--only N --passes P`: exactly P passes over the 1000 events, no
+            // clock (for instruction counts under callgrind; run with P and
+            // with 0 and divide the difference by P * 1000).
+            let passes: usize = passes.parse().unwrap();
+            let mut matches = 0usize;
+            for _ in 0..passes {
+                for e in &events {
+                    rs.matches_json_into(black_box(e), &mut out).unwrap();
+                    matches += out.len();
+                }
+            }
+            println!(
+                "{n} rules: {passes} passes over {} events, {matches} matches",
+                events.len()
+            );
+            return;
+        }
         let m = measure(&events, budget * 2, |e| {
             rs.matches_json_into(e, &mut out).unwrap();
             out.len()

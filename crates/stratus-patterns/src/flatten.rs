@@ -542,21 +542,33 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
             return Ok(());
         }
         loop {
-            self.ws();
+            // Events are usually compact: the punctuation is tried first and
+            // whitespace skipped only when it is not there.
             if self.peek() != Some(b'"') {
-                return Err(self.err("expected a field name"));
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return Err(self.err("expected a field name"));
+                }
             }
             let child = if let Some((head, ks, len)) = self.short_key() {
                 self.trie.step_short(node, head, &self.b[ks..ks + len])
             } else {
                 self.long_key(node)?
             };
-            self.ws();
-            self.expect(b':')?;
+            if !self.eat(b':') {
+                self.ws();
+                self.expect(b':')?;
+            }
             self.ws();
             match child {
                 Some(c) => self.value(c)?,
                 None => self.skip_value()?,
+            }
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(b'}') {
+                return Ok(());
             }
             self.ws();
             match self.peek() {
@@ -567,6 +579,17 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
+        }
+    }
+
+    /// Consume `c` if it is the next byte.
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
         }
     }
 
@@ -649,6 +672,12 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                         self.bufs.chain.pop();
                         r?;
                         idx += 1;
+                        if self.eat(b',') {
+                            continue;
+                        }
+                        if self.eat(b']') {
+                            break;
+                        }
                         self.ws();
                         match self.peek() {
                             Some(b',') => self.i += 1,
@@ -782,12 +811,97 @@ mod tests {
         );
     }
 
+    /// The reader tries compact punctuation first and skips whitespace only
+    /// when it is not there: whitespace around any structural character must
+    /// give the same leaves as the compact text (and as the parsed-value walk).
+    #[test]
+    fn whitespace_anywhere_reads_like_compact() {
+        let mut t = PathTrie::default();
+        let fields = [
+            t.insert("s"),
+            t.insert("n"),
+            t.insert("arr"),
+            t.insert("o.k"),
+            t.insert("o.deep.x"),
+            t.insert("b"),
+            t.insert("z"),
+        ];
+        let compact = concat!(
+            r#"{"skip":{"a":[1,{"b":"}]\"{"},[[],{}]],"c":"x\\"},"#,
+            r#""s":"caf\u00e9 \"q\" \\ \ud83d\ude80 ünï ✓","n":-12.5e-1,"#,
+            r#""arr":[1,[2,[3,"four"]],{"k":5},true,null,"six"],"#,
+            r#""o":{"j":[],"deep":{"x":0,"y":[{}]},"k":"last"},"b":false,"z":null,"#,
+            r#""long":"longer than thirty-two bytes, with \"escapes\" and ünicode \\","m":7}"#
+        );
+        let want = flat(&t, compact);
+        assert_eq!(want.len(), 13, "{want:?}");
+        assert!(want.iter().all(|(f, _, _)| fields.contains(f)));
+        for ws in [" ", "\n", "\t", "\r\n  "] {
+            let mut spaced = String::new();
+            let (mut in_str, mut esc) = (false, false);
+            for c in compact.chars() {
+                if in_str {
+                    spaced.push(c);
+                    if esc {
+                        esc = false;
+                    } else if c == '\\' {
+                        esc = true;
+                    } else if c == '"' {
+                        in_str = false;
+                    }
+                    continue;
+                }
+                match c {
+                    '"' => {
+                        in_str = true;
+                        spaced.push(c);
+                    }
+                    '{' | '}' | '[' | ']' | ':' | ',' => {
+                        spaced.push_str(ws);
+                        spaced.push(c);
+                        spaced.push_str(ws);
+                    }
+                    _ => spaced.push(c),
+                }
+            }
+            assert_eq!(flat(&t, &spaced), want, "{spaced}");
+        }
+    }
+
     #[test]
     fn rejects_broken_json() {
         let t = PathTrie::default();
         let mut c = Collect::default();
         let mut bufs = FlatBufs::default();
-        for bad in ["", "{", "{\"a\":}", "{\"a\":[}", "{} x", "{\"a\":\"b}"] {
+        for bad in [
+            "",
+            "{",
+            r#"{"a":}"#,
+            r#"{"a":[}"#,
+            "{} x",
+            r#"{"a":"b}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1 , }"#,
+            r#"{"a":1]"#,
+            r#"{"a":1 x}"#,
+        ] {
+            assert!(
+                JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(),
+                "{bad}"
+            );
+        }
+        // Inside tested paths the arrays are read, not skipped.
+        let mut t = PathTrie::default();
+        t.insert("a");
+        for bad in [
+            r#"{"a":[1 2]}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":[1 , ]}"#,
+            r#"{"a":[1}"#,
+            r#"{"a":[1 x]}"#,
+        ] {
             assert!(
                 JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(),
                 "{bad}"

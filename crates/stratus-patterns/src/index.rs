@@ -338,20 +338,22 @@ impl State {
 
     #[inline]
     fn touch(&mut self, ts: &[Target], in_array: bool) {
+        // `direct` records hits from outside arrays; setting it through a
+        // mask keeps the loop free of a branch on `in_array`.
+        let direct_mask = if in_array { 0 } else { u64::MAX };
+        let epoch = self.epoch;
         for t in ts {
-            let s = t.sub as usize;
-            let st = &mut self.subs[s];
-            if st.epoch != self.epoch {
-                st.epoch = self.epoch;
-                st.hit = 0;
-                st.direct = 0;
+            let bit = 1u64 << t.bit;
+            let st = &mut self.subs[t.sub as usize];
+            if st.epoch == epoch {
+                st.hit |= bit;
+                st.direct |= bit & direct_mask;
+            } else {
+                st.epoch = epoch;
+                st.hit = bit;
+                st.direct = bit & direct_mask;
                 self.touched[self.ntouched] = t.sub;
                 self.ntouched += 1;
-            }
-            let bit = 1u64 << t.bit;
-            st.hit |= bit;
-            if !in_array {
-                st.direct |= bit;
             }
         }
     }
@@ -579,7 +581,7 @@ impl Index {
     }
 
     /// Step 2 for one branch: evaluate its deferred tests on the kept leaves.
-    #[inline(never)]
+    #[inline]
     fn eval_deferred(&self, st: &mut State, sub: u32) {
         let h = &self.hot[sub as usize];
         let (a, n) = (h.dstart as usize, h.dlen as usize);
