@@ -25,20 +25,39 @@ impl IpKey {
     }
 }
 
-fn looks_like_v4(s: &str) -> bool {
-    let mut dots = 0;
+/// IPv4 in one pass: `None` when the text is not four dot-separated decimal
+/// groups, `Some(None)` when it is but a group exceeds 255.
+fn parse_v4(s: &str) -> Option<Option<IpKey>> {
+    let mut out = [0u8; 4];
+    let mut k = 0;
+    let mut v: u32 = 0;
     let mut run = 0;
+    let mut over = false;
     for b in s.bytes() {
         match b {
-            b'0'..=b'9' => run += 1,
-            b'.' if run > 0 => {
-                dots += 1;
+            b'0'..=b'9' => {
+                // Capped so long digit runs cannot overflow.
+                v = (v * 10 + u32::from(b - b'0')).min(256);
+                over |= v > 255;
+                run += 1;
+            }
+            b'.' if run > 0 && k < 3 => {
+                out[k] = v as u8;
+                k += 1;
+                v = 0;
                 run = 0;
             }
-            _ => return false,
+            _ => return None,
         }
     }
-    dots == 3 && run > 0
+    if k != 3 || run == 0 {
+        return None;
+    }
+    if over {
+        return Some(None);
+    }
+    out[3] = v as u8;
+    Some(Some(IpKey::V4(out)))
 }
 
 fn looks_like_v6(s: &str) -> bool {
@@ -48,24 +67,8 @@ fn looks_like_v6(s: &str) -> bool {
 /// `None`: the text does not look like an IP literal. `Some(None)`: it looks like
 /// one but is not a valid address. `Some(Some(ip))`: a valid address.
 pub(crate) fn parse_ip_literal(s: &str) -> Option<Option<IpKey>> {
-    if looks_like_v4(s) {
-        let mut out = [0u8; 4];
-        let mut k = 0;
-        let mut v: u32 = 0;
-        for b in s.bytes() {
-            if b == b'.' {
-                out[k] = v as u8;
-                k += 1;
-                v = 0;
-            } else {
-                v = v * 10 + u32::from(b - b'0');
-                if v > 255 {
-                    return Some(None);
-                }
-            }
-        }
-        out[3] = v as u8;
-        return Some(Some(IpKey::V4(out)));
+    if let Some(v4) = parse_v4(s) {
+        return Some(v4);
     }
     if looks_like_v6(s) {
         return Some(Ipv6Addr::from_str(s).ok().map(|a| IpKey::V6(a.octets())));
@@ -164,6 +167,86 @@ mod tests {
             parse_ip_literal("2001:db8::1"),
             Some(Some(IpKey::V6(_)))
         ));
+    }
+
+    /// The former two-pass IPv4 reading, as the reference for [`parse_v4`].
+    fn two_pass_v4(s: &str) -> Option<Option<IpKey>> {
+        let mut dots = 0;
+        let mut run = 0;
+        for b in s.bytes() {
+            match b {
+                b'0'..=b'9' => run += 1,
+                b'.' if run > 0 => {
+                    dots += 1;
+                    run = 0;
+                }
+                _ => return None,
+            }
+        }
+        if dots != 3 || run == 0 {
+            return None;
+        }
+        let mut out = [0u8; 4];
+        let mut k = 0;
+        let mut v: u64 = 0;
+        for b in s.bytes() {
+            if b == b'.' {
+                out[k] = v as u8;
+                k += 1;
+                v = 0;
+            } else {
+                v = v * 10 + u64::from(b - b'0');
+                if v > 255 {
+                    return Some(None);
+                }
+            }
+        }
+        out[3] = v as u8;
+        Some(Some(IpKey::V4(out)))
+    }
+
+    #[test]
+    fn one_pass_v4_agrees() {
+        let fixed = [
+            "",
+            ".",
+            "1",
+            "1.2.3",
+            "1.2.3.4",
+            "1.2.3.4.",
+            "1.2.3.4.5",
+            ".1.2.3",
+            "1..2.3",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.0.0.1",
+            "1.2.3.256",
+            "010.001.0.9",
+            "99999999999999.1.1.1",
+            "1.2.3.99999999999999",
+            "1.2.3.4a",
+            "a1.2.3.4",
+            "1.2.3.-4",
+            "1:2::3",
+            "10.0.0.300x",
+        ];
+        for s in fixed {
+            assert_eq!(parse_v4(s), two_pass_v4(s), "{s}");
+        }
+        // Every short string over the relevant alphabet.
+        let alphabet = [b'0', b'2', b'5', b'9', b'.', b'x'];
+        let mut buf = Vec::new();
+        for len in 0..=8u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                buf.clear();
+                for _ in 0..len {
+                    buf.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                let s = std::str::from_utf8(&buf).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(parse_v4(s), two_pass_v4(s), "{s}");
+            }
+        }
     }
 
     #[test]

@@ -290,22 +290,47 @@ impl<S: LeafSink> ValueWalker<'_, S> {
     }
 }
 
-/// Position of the first `"` or `\` at or after `i`: eight bytes at a time
-/// for the first 32 bytes (most JSON strings are short), SIMD beyond.
-#[inline]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+/// Flags (high bit of each byte) the bytes of `x` that are `"` or `\`; the
+/// lowest flagged byte is exact (a borrow only flags bytes above a real hit).
+#[inline(always)]
+fn quote_or_backslash(x: u64) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const QUOTES: u64 = 0x2222_2222_2222_2222;
     const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
-    let stop = (i + 32).min(b.len());
-    while i + 8 <= stop {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(w);
-        let q = x ^ QUOTES;
-        let s = x ^ SLASHES;
-        let hit = (q.wrapping_sub(LO) & !q & HI) | (s.wrapping_sub(LO) & !s & HI);
+    let q = x ^ QUOTES;
+    let s = x ^ SLASHES;
+    ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI
+}
+
+#[inline(always)]
+fn word_at(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Position of the first `"` or `\` at or after `i`: sixteen bytes (two
+/// words) at a time for the first 64 bytes (most JSON strings are shorter),
+/// SIMD beyond.
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    let stop = (i + 64).min(b.len());
+    while i + 16 <= stop {
+        let lo = quote_or_backslash(word_at(b, i));
+        let hi = quote_or_backslash(word_at(b, i + 8));
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                lo.trailing_zeros()
+            } else {
+                64 + hi.trailing_zeros()
+            };
+            return Some(i + (at / 8) as usize);
+        }
+        i += 16;
+    }
+    if i + 8 <= stop {
+        let hit = quote_or_backslash(word_at(b, i));
         if hit != 0 {
             return Some(i + (hit.trailing_zeros() / 8) as usize);
         }
@@ -906,6 +931,50 @@ mod tests {
                 JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    /// The word-at-a-time search against a plain byte search, for every
+    /// length and position of the first hit (before, at and after the 16-byte
+    /// steps, the single-word step and the SIMD tail), around multi-byte UTF-8.
+    #[test]
+    fn finds_first_quote_or_backslash() {
+        let naive = |b: &[u8], i: usize| {
+            b[i..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+                .map(|j| i + j)
+        };
+        let fillers: [&[u8]; 3] = [
+            b"abcdefgh",
+            "é✓🚀x".as_bytes(),
+            b"\x7f\x80\xff\x21\x23\x5b\x5d\x01",
+        ];
+        for filler in fillers {
+            for len in 0..160 {
+                let base: Vec<u8> = filler.iter().copied().cycle().take(len).collect();
+                for start in [0, 1, 7, 8, 9] {
+                    if start > len {
+                        continue;
+                    }
+                    assert_eq!(find_quote_or_backslash(&base, start), naive(&base, start));
+                    for at in start..len {
+                        for stop in [b'"', b'\\'] {
+                            let mut b = base.clone();
+                            b[at] = stop;
+                            // A later hit must not hide the first one.
+                            if at + 3 < len {
+                                b[at + 3] = b'"';
+                            }
+                            assert_eq!(
+                                find_quote_or_backslash(&b, start),
+                                Some(at),
+                                "len {len} start {start} at {at}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

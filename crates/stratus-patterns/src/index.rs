@@ -365,7 +365,7 @@ struct FastSink<'a> {
 }
 
 impl LeafSink for FastSink<'_> {
-    #[inline]
+    #[inline(never)]
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
         self.idx.on_leaf(self.st, field, val, !chain.is_empty());
     }
