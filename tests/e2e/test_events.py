@@ -444,3 +444,27 @@ def test_cli_put_events(stratus, sqs, unique_name):
                       json.dumps([{"Source": source, "DetailType": "cli", "Detail": '{"via": "cli"}'}]))
     assert out.json["FailedEntryCount"] == 0
     assert json.loads(receive(sqs, url, 1)[0]["Body"])["detail"] == {"via": "cli"}
+
+
+def test_sqs_target_message_is_there_when_put_events_returns(events, stratus, unique_name):
+    """PutEvents answers after its SQS deliveries' first attempt: one short
+    ReceiveMessage (no long polling) right after the call finds the event,
+    also while other connections put events at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+    sqs = stratus.client("sqs")
+    urls = [put_rule_to_queue(events, sqs, unique_name, {"source": [f"at.once.{k}"]})[1] for k in range(4)]
+
+    def worker(k):
+        ev, q = stratus.client("events"), stratus.client("sqs")
+        for i in range(10):
+            ev.put_events(Entries=[{"Source": f"at.once.{k}", "DetailType": "t",
+                                    "Detail": json.dumps({"i": i})}])
+            got = q.receive_message(QueueUrl=urls[k], MaxNumberOfMessages=10,
+                                    WaitTimeSeconds=0).get("Messages", [])
+            assert [json.loads(m["Body"])["detail"]["i"] for m in got] == [i], \
+                f"event {i} of worker {k} not receivable when PutEvents returned: {got}"
+            q.delete_message(QueueUrl=urls[k], ReceiptHandle=got[0]["ReceiptHandle"])
+        return k
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(worker, range(4))) == [0, 1, 2, 3]
