@@ -810,6 +810,48 @@ mod tests {
     }
 
     #[test]
+    fn keys_of_every_length() {
+        let mut t = PathTrie::default();
+        let names: Vec<String> = (0..20)
+            .map(|n| {
+                "kabcdefghijklmnopqrstuvwxyz"
+                    .get(..n)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        let ids: Vec<FieldId> = names.iter().map(|n| t.insert(n)).collect();
+        let dotted = t.insert("abcdefghij.xyz");
+        for (i, (n, &f)) in names.iter().zip(&ids).enumerate() {
+            let hit = vec![(f, format!("Num({i}.0)"), 0)];
+            // (An untested key follows, so that every key has sixteen bytes
+            // of text after its opening quote, as inside a real event.)
+            let ev = format!(r#"{{"{n}":{i},"zzzzzzzzzzzzzzzz":0}}"#);
+            assert_eq!(flat(&t, &ev), hit, "{ev}");
+            // Longer keys with the same start are misses.
+            let longer = format!(r#"{{"{n}_":{i},"{n}__":{i},"zzzzzzzzzzzzzzzz":0}}"#);
+            assert_eq!(flat(&t, &longer), vec![], "{n}");
+            // An escape anywhere in the key takes the unescaping path.
+            for at in 0..n.len() {
+                let (a, b) = n.split_at(at);
+                let (c, rest) = b.split_at(1);
+                let code = u32::from(c.as_bytes()[0]);
+                let ev = format!(r#"{{"{a}\u{code:04x}{rest}":{i},"zzzzzzzzzzzzzzzz":0}}"#);
+                assert_eq!(flat(&t, &ev), hit, "{ev}");
+            }
+        }
+        let got = flat(
+            &t,
+            r#"{"abcdefghij.xyz":1,"abcdefghij":{"xyz":2},"abcdefghij.xy":-1,"abcdefghij.xyzz":-1}"#,
+        );
+        let want = vec![
+            (dotted, "Num(1.0)".to_string(), 0),
+            (dotted, "Num(2.0)".to_string(), 0),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn short_and_long_keys() {
         let mut t = PathTrie::default();
         let a = t.insert("a.b");
