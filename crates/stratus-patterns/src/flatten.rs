@@ -27,13 +27,16 @@ pub(crate) type ArrayPos = (u32, u32);
 struct Node {
     has_children: bool,
     field: FieldId,
+    /// The parent node (the root is its own parent).
+    parent: u32,
 }
 
 impl Node {
-    fn new() -> Self {
+    fn new(parent: u32) -> Self {
         Self {
             has_children: false,
             field: NO_FIELD,
+            parent,
         }
     }
 }
@@ -46,14 +49,17 @@ pub(crate) struct PathTrie {
     nodes: Vec<Node>,
     children: FlatTable<u32>,
     fields: u32,
+    /// The node of each field.
+    field_nodes: Vec<u32>,
 }
 
 impl Default for PathTrie {
     fn default() -> Self {
         Self {
-            nodes: vec![Node::new()],
+            nodes: vec![Node::new(0)],
             children: FlatTable::default(),
             fields: 0,
+            field_nodes: Vec::new(),
         }
     }
 }
@@ -81,6 +87,26 @@ impl PathTrie {
         self.fields as usize
     }
 
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Call `mark` on the node of every path that reaches `field` (the
+    /// field's node and its ancestors, the root included).
+    pub(crate) fn mark_path(&self, field: FieldId, mut mark: impl FnMut(u32)) {
+        let Some(&n) = self.field_nodes.get(field as usize) else {
+            return;
+        };
+        let mut n = n as usize;
+        loop {
+            mark(n as u32);
+            if n == 0 {
+                return;
+            }
+            n = self.nodes[n].parent as usize;
+        }
+    }
+
     /// Add a dot-joined path; returns its field id (the same id for the same path).
     pub(crate) fn insert(&mut self, path: &str) -> FieldId {
         let mut node = 0usize;
@@ -89,7 +115,7 @@ impl PathTrie {
                 Some(c) => c as usize,
                 None => {
                     let id = self.nodes.len() as u32;
-                    self.nodes.push(Node::new());
+                    self.nodes.push(Node::new(node as u32));
                     *self.children.entry(node as u32, seg.as_bytes()) = id;
                     self.nodes[node].has_children = true;
                     id as usize
@@ -99,6 +125,7 @@ impl PathTrie {
         if self.nodes[node].field == NO_FIELD {
             self.nodes[node].field = self.fields;
             self.fields += 1;
+            self.field_nodes.push(node as u32);
         }
         self.nodes[node].field
     }
@@ -154,6 +181,13 @@ impl PathTrie {
 /// Receives the leaves of an event.
 pub(crate) trait LeafSink {
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]);
+
+    /// Should the walk enter the value at trie node `node`? (A sink that needs
+    /// only some fields lets the other subtrees be skipped.)
+    #[inline(always)]
+    fn wants(&self, _node: u32) -> bool {
+        true
+    }
 }
 
 /// Reusable buffers for flattening.
@@ -229,7 +263,9 @@ impl Source for ValueSource<'_> {
                 arrays: 0,
             };
             for (k, v) in map {
-                if let Some(c) = trie.step(0, k.as_bytes()) {
+                if let Some(c) = trie.step(0, k.as_bytes())
+                    && w.sink.wants(c)
+                {
                     w.value(v, c, 0)?;
                 }
             }
@@ -254,7 +290,9 @@ impl<S: LeafSink> ValueWalker<'_, S> {
             Value::Object(map) => {
                 if self.trie.has_children(node) {
                     for (k, v) in map {
-                        if let Some(c) = self.trie.step(node, k.as_bytes()) {
+                        if let Some(c) = self.trie.step(node, k.as_bytes())
+                            && self.sink.wants(c)
+                        {
                             self.value(v, c, depth + 1)?;
                         }
                     }
@@ -586,8 +624,8 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
             }
             self.ws();
             match child {
-                Some(c) => self.value(c)?,
-                None => self.skip_value()?,
+                Some(c) if self.sink.wants(c) => self.value(c)?,
+                _ => self.skip_value()?,
             }
             if self.eat(b',') {
                 continue;
@@ -1018,6 +1056,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn marks_the_paths_of_a_field() {
+        let mut t = PathTrie::default();
+        let ab = t.insert("a.b");
+        let abc = t.insert("a.b.c");
+        let x = t.insert("x");
+        let nodes = |f: FieldId| {
+            let mut v = Vec::new();
+            t.mark_path(f, |n| v.push(n));
+            v
+        };
+        let a = t.child(0, b"a").unwrap_or(u32::MAX);
+        let b = t.child(a, b"b").unwrap_or(u32::MAX);
+        let c = t.child(b, b"c").unwrap_or(u32::MAX);
+        assert_eq!(nodes(abc), vec![c, b, a, 0]);
+        assert_eq!(nodes(ab), vec![b, a, 0]);
+        assert_eq!(nodes(x), vec![t.child(0, b"x").unwrap_or(u32::MAX), 0]);
+        assert_eq!(nodes(99), Vec::<u32>::new());
     }
 
     #[test]

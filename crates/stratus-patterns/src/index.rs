@@ -23,7 +23,8 @@
 //! Array consistency (EventBridge refuses a match in which two tested fields
 //! come from different elements of the same array) is checked only when a
 //! branch has two or more tests satisfied solely from inside arrays; then the
-//! event is walked a second time for those branches and a small dynamic
+//! event is walked a second time for those branches, entering only the paths
+//! of their tests, and a small dynamic
 //! programme over the array structure decides (linear in the hits, see
 //! [`family`]).
 
@@ -237,6 +238,8 @@ struct State {
     dstr: String,
     dhead: Vec<u32>,
     dhead_epoch: Vec<u32>,
+    /// Trie nodes the array-consistency walk enters (stamped with `epoch`).
+    wanted: Vec<u32>,
 }
 
 const NIL: u32 = u32::MAX;
@@ -283,6 +286,7 @@ impl State {
             self.field_epoch.iter_mut().for_each(|e| *e = 0);
             self.dhead_epoch.iter_mut().for_each(|e| *e = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
+            self.wanted.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
         }
         if self.touched.len() < subs {
@@ -385,9 +389,17 @@ struct SlowSink<'a> {
     pending: &'a [(u32, u64)],
     hits: &'a mut Vec<SlowHit>,
     arena: &'a mut Vec<ArrayPos>,
+    /// Nodes on the paths of the pending tests, stamped with `epoch`.
+    wanted: &'a [u32],
+    epoch: u32,
 }
 
 impl LeafSink for SlowSink<'_> {
+    #[inline]
+    fn wants(&self, node: u32) -> bool {
+        self.wanted.get(node as usize) == Some(&self.epoch)
+    }
+
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
         for (pi, &(sub, mask)) in self.pending.iter().enumerate() {
             let info = &self.idx.subs[sub as usize];
@@ -726,11 +738,29 @@ impl Index {
     ) -> Result<(), EventError> {
         sc.hits.clear();
         sc.arena.clear();
+        // Only the paths of the pending tests are walked again.
+        let epoch = sc.st.epoch;
+        let wanted = &mut sc.st.wanted;
+        if wanted.len() < self.trie.node_count() {
+            wanted.resize(self.trie.node_count(), 0);
+        }
+        for &(sub, mask) in &sc.pending {
+            let info = &self.subs[sub as usize];
+            let mut m = mask;
+            while m != 0 {
+                let bit = m.trailing_zeros() as usize;
+                m &= m - 1;
+                self.trie
+                    .mark_path(info.conds[bit].field, |n| wanted[n as usize] = epoch);
+            }
+        }
         let mut sink = SlowSink {
             idx: self,
             pending: &sc.pending,
             hits: &mut sc.hits,
             arena: &mut sc.arena,
+            wanted: &sc.st.wanted,
+            epoch,
         };
         ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
         let arena = &sc.arena;
