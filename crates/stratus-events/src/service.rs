@@ -207,24 +207,18 @@ impl EventsService {
     /// Deliveries that were pending when the process stopped, with their due
     /// times; later row ids continue after the highest one found.
     fn load_pending(&self) -> Result<Vec<(i64, crate::delivery::Job)>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut max_id = 0;
-        let mut bad = Vec::new();
-        for (k, v) in self.store.scan(crate::pending::T_PENDING)? {
-            match crate::pending::decode(&k, &v) {
-                Some((due, job)) => {
-                    max_id = max_id.max(job.pending);
-                    jobs.push((due, job));
-                }
-                None => bad.push(k),
-            }
-        }
+        let (jobs, bad) = stratus_store::scan_decoded(
+            &*self.store,
+            crate::pending::T_PENDING,
+            crate::pending::decode,
+        )?;
         if !bad.is_empty() {
             tracing::warn!(
                 rows = bad.len(),
                 "events: unreadable pending-delivery rows ignored"
             );
         }
+        let max_id = jobs.iter().map(|(_, j)| j.pending).max().unwrap_or(0);
         self.pending_seq
             .store(max_id + 1, std::sync::atomic::Ordering::Relaxed);
         if !jobs.is_empty() {

@@ -48,18 +48,7 @@ pub(crate) fn delete(inv: &Invocation) -> Write {
 
 /// Occurrences read back at start-up, and deletions of unreadable rows.
 pub(crate) fn load(store: &dyn Store) -> Result<(Vec<Invocation>, Vec<Write>), StoreError> {
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
-    for (k, v) in store.scan(T_PENDING)? {
-        match persist::decode::<Invocation>(&v) {
-            Some(inv) => rows.push(inv),
-            None => bad.push(Write::Delete {
-                table: T_PENDING,
-                key: k,
-            }),
-        }
-    }
-    Ok((rows, bad))
+    stratus_store::scan_decoded(store, T_PENDING, |_, v| persist::decode::<Invocation>(v))
 }
 
 #[cfg(test)]

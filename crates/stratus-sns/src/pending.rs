@@ -76,18 +76,9 @@ pub(crate) type Rows = Vec<(u64, PendingRec)>;
 
 /// Rows read back at start-up, and deletions of unreadable rows.
 pub(crate) fn load(store: &dyn Store) -> Result<(Rows, Vec<Write>), stratus_store::StoreError> {
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
-    for (k, v) in store.scan(T_PENDING)? {
-        match (id_of(&k), persist::decode::<PendingRec>(&v)) {
-            (Some(id), Some(rec)) => rows.push((id, rec)),
-            _ => bad.push(Write::Delete {
-                table: T_PENDING,
-                key: k,
-            }),
-        }
-    }
-    Ok((rows, bad))
+    stratus_store::scan_decoded(store, T_PENDING, |k, v| {
+        Some((id_of(k)?, persist::decode::<PendingRec>(v)?))
+    })
 }
 
 #[cfg(test)]

@@ -56,6 +56,25 @@ pub enum Write {
 /// key order.
 pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Read a table back at start-up with `decode`: the rows it understood, and a
+/// deletion for each row it did not (a record from an incompatible build must
+/// not be retried at every start).
+pub fn scan_decoded<T>(
+    store: &dyn Store,
+    table: &'static str,
+    mut decode: impl FnMut(&[u8], &[u8]) -> Option<T>,
+) -> Result<(Vec<T>, Vec<Write>), StoreError> {
+    let mut rows = Vec::new();
+    let mut bad = Vec::new();
+    for (key, value) in store.scan(table)? {
+        match decode(&key, &value) {
+            Some(row) => rows.push(row),
+            None => bad.push(Write::Delete { table, key }),
+        }
+    }
+    Ok((rows, bad))
+}
+
 pub trait Store: Send + Sync + 'static {
     /// Apply `batch` atomically; resolves when it is durable. The batch is
     /// queued when `apply` is called, so batches keep call order and one
@@ -70,4 +89,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flush and close; later writes fail with [`StoreError::Closed`].
     fn close(&self) {}
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scan_decoded_keeps_what_decodes_and_deletes_the_rest() {
+        let store = RetainingStore::default();
+        let put = |k: &[u8], v: &[u8]| Write::Put {
+            table: "t",
+            key: k.to_vec(),
+            value: v.to_vec(),
+        };
+        store
+            .apply(vec![put(b"a", b"1"), put(b"b", b"x"), put(b"c", b"3")])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (rows, bad) = scan_decoded(&store, "t", |_, v| {
+            std::str::from_utf8(v).ok()?.parse::<u32>().ok()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows, [1, 3]);
+        assert_eq!(
+            bad,
+            [Write::Delete {
+                table: "t",
+                key: b"b".to_vec()
+            }]
+        );
+    }
 }
