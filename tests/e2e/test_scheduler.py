@@ -64,6 +64,15 @@ def receive(sqs, url, timeout=10.0):
     return None, None
 
 
+
+def schedule_gone(client, name):
+    """True once GetSchedule answers ResourceNotFoundException (a DELETE-after-completion schedule fired)."""
+    try:
+        client.get_schedule(Name=name)
+        return False
+    except ClientError as e:
+        return e.response["Error"]["Code"] == "ResourceNotFoundException"
+
 def test_schedule_groups_and_tags(scheduler, unique_name):
     name = unique_name("grp")
     arn = scheduler.create_schedule_group(Name=name, Tags=[{"Key": "team", "Value": "core"}])["ScheduleGroupArn"]
@@ -293,13 +302,7 @@ def test_action_after_completion_delete(scheduler, sqs, queue, unique_name):
     msg, _ = receive(sqs, url, timeout=10)
     assert msg is not None and msg["Body"] == "bye"
 
-    def gone():
-        try:
-            scheduler.get_schedule(Name=name)
-            return False
-        except ClientError as e:
-            return e.response["Error"]["Code"] == "ResourceNotFoundException"
-    assert wait_until(gone, timeout=5)
+    assert wait_until(lambda: schedule_gone(scheduler, name), timeout=5)
 
 
 def test_universal_target_and_rate_starts_at_once(scheduler, sqs, queue, unique_name):
@@ -499,13 +502,8 @@ def test_pending_retry_survives_kill9_and_reaches_the_dead_letter_queue(fresh_st
                 "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
                 "DeadLetterConfig": {"Arn": queue_arn(dlq_name)}})
 
-    def fired():
-        try:
-            sched.get_schedule(Name=name)
-            return False
-        except ClientError as e:
-            return e.response["Error"]["Code"] == "ResourceNotFoundException"
-    assert wait_until(fired, timeout=10, interval=0.02), "the at() schedule did not fire"
+    assert wait_until(lambda: schedule_gone(sched, name), timeout=10, interval=0.02), \
+        "the at() schedule did not fire"
     time.sleep(0.3)  # the first attempt fails; its retry waits 0.5-1 s
     assert s.kill9() == -signal.SIGKILL
     s.start()
