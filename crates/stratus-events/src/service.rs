@@ -65,14 +65,26 @@ impl EventsService {
             stopping: AtomicBool::new(false),
         });
         let interrupted = if durable { svc.load()? } else { Vec::new() };
-        let resumed = if durable {
+        let (resumed, unreadable) = if durable {
             svc.load_pending()?
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let mut bg = svc.background.lock();
             bg.extend(svc.delivery.start(&rt, Arc::downgrade(&svc)));
+            if !unreadable.is_empty() {
+                // Rows no build of this version can read would be skipped at
+                // every start: drop them, as SNS and Scheduler do.
+                let weak = Arc::downgrade(&svc);
+                bg.push(rt.spawn(async move {
+                    if let Some(s) = weak.upgrade()
+                        && let Err(e) = s.persist(unreadable).await
+                    {
+                        tracing::warn!(error = %e.message, "events: could not delete unreadable pending rows");
+                    }
+                }));
+            }
             if !resumed.is_empty() {
                 let weak = Arc::downgrade(&svc);
                 bg.push(rt.spawn(async move {
@@ -205,8 +217,10 @@ impl EventsService {
     }
 
     /// Deliveries that were pending when the process stopped, with their due
-    /// times; later row ids continue after the highest one found.
-    fn load_pending(&self) -> Result<Vec<(i64, crate::delivery::Job)>, StoreError> {
+    /// times, and deletions of the rows that could not be read; later row ids
+    /// continue after the highest one found.
+    #[allow(clippy::type_complexity)]
+    fn load_pending(&self) -> Result<(Vec<(i64, crate::delivery::Job)>, Vec<Write>), StoreError> {
         let (jobs, bad) = stratus_store::scan_decoded(
             &*self.store,
             crate::pending::T_PENDING,
@@ -215,7 +229,7 @@ impl EventsService {
         if !bad.is_empty() {
             tracing::warn!(
                 rows = bad.len(),
-                "events: unreadable pending-delivery rows ignored"
+                "events: unreadable pending-delivery rows dropped"
             );
         }
         let max_id = jobs.iter().map(|(_, j)| j.pending).max().unwrap_or(0);
@@ -227,7 +241,7 @@ impl EventsService {
                 "events: resuming pending deliveries"
             );
         }
-        Ok(jobs)
+        Ok((jobs, bad))
     }
 
     /// Apply `writes` durably (no-op on the memory store).

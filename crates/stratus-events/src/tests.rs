@@ -575,3 +575,24 @@ async fn sqs_target_is_receivable_when_put_events_returns() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_pending_rows_are_dropped_at_start() {
+    let store: Arc<dyn Store> = Arc::new(RetainingStore::default());
+    store
+        .apply(vec![stratus_store::Write::Put {
+            table: crate::pending::T_PENDING,
+            key: b"garbage".to_vec(),
+            value: b"not a pending delivery".to_vec(),
+        }])
+        .await
+        .unwrap();
+    let _svc = EventsService::new(store.clone(), RegistryHandle::default()).unwrap();
+    for _ in 0..100 {
+        if store.scan(crate::pending::T_PENDING).unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the unreadable pending row is still there");
+}
