@@ -19,9 +19,11 @@
 //! How it works: every bus keeps a compiled [`stratus_patterns::RuleSet`] of
 //! its enabled rules in an immutable snapshot, so PutEvents builds the event
 //! envelope, matches it once and hands (event, rule, target) jobs to delivery
-//! without holding locks. Delivery is asynchronous (PutEvents answers first):
-//! one worker task per target type; SQS deliveries are batched per queue with
-//! SendMessageBatch. Other services are called through the registry (`sqs`,
+//! without holding locks. Delivery runs in one worker task per target type;
+//! SQS deliveries are batched per queue with SendMessageBatch, and PutEvents
+//! answers once the first attempt of its SQS deliveries is made (so the
+//! message is receivable when the call returns); every other target, and
+//! every retry, is asynchronous. Other services are called through the registry (`sqs`,
 //! `sns` Publish, `lambda` Invoke with InvocationType Event, `states`
 //! StartExecution, `logs` CreateLogStream + PutLogEvents); when a service is not
 //! registered the delivery fails (NO_RESOURCE) and follows the retry/DLQ path.
