@@ -236,8 +236,8 @@ struct State {
     /// Leaves kept for step 2, chained per field from `dhead`.
     dleaves: Vec<DLeaf>,
     dstr: String,
-    dhead: Vec<u32>,
-    dhead_epoch: Vec<u32>,
+    /// Per field: (epoch, first kept leaf); stale when the epoch is old.
+    dhead: Vec<(u32, u32)>,
     /// Trie nodes the array-consistency walk enters (stamped with `epoch`).
     wanted: Vec<u32>,
 }
@@ -274,8 +274,7 @@ impl State {
         }
         if self.field_epoch.len() < fields {
             self.field_epoch.resize(fields, 0);
-            self.dhead.resize(fields, NIL);
-            self.dhead_epoch.resize(fields, 0);
+            self.dhead.resize(fields, (0, NIL));
         }
         if self.rule_epoch.len() < rules {
             self.rule_epoch.resize(rules, 0);
@@ -284,7 +283,7 @@ impl State {
         if self.epoch == 0 {
             self.subs.iter_mut().for_each(|e| e.epoch = 0);
             self.field_epoch.iter_mut().for_each(|e| *e = 0);
-            self.dhead_epoch.iter_mut().for_each(|e| *e = 0);
+            self.dhead.iter_mut().for_each(|e| e.0 = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
             self.wanted.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
@@ -299,11 +298,8 @@ impl State {
 
     fn keep_leaf(&mut self, field: FieldId, val: Val<'_>, needs_ip: bool, in_array: bool) {
         let f = field as usize;
-        let next = if self.dhead_epoch[f] == self.epoch {
-            self.dhead[f]
-        } else {
-            NIL
-        };
+        let (e, head) = self.dhead[f];
+        let next = if e == self.epoch { head } else { NIL };
         let mut ip = None;
         let val = match val {
             Val::Str(s) => {
@@ -318,26 +314,13 @@ impl State {
             Val::Bool(b) => DVal::Bool(b),
             Val::Null => DVal::Null,
         };
-        self.dhead[f] = self.dleaves.len() as u32;
-        self.dhead_epoch[f] = self.epoch;
+        self.dhead[f] = (self.epoch, self.dleaves.len() as u32);
         self.dleaves.push(DLeaf {
             next,
             val,
             ip,
             in_array,
         });
-    }
-
-    #[inline]
-    fn hit(&self, s: usize) -> u64 {
-        let st = &self.subs[s];
-        if st.epoch == self.epoch { st.hit } else { 0 }
-    }
-
-    #[inline]
-    fn direct(&self, s: usize) -> u64 {
-        let st = &self.subs[s];
-        if st.epoch == self.epoch { st.direct } else { 0 }
     }
 
     #[inline]
@@ -361,6 +344,43 @@ impl State {
             }
         }
     }
+}
+
+/// The leaves kept for step 2, read while the branches are decided.
+struct Kept<'a> {
+    leaves: &'a [DLeaf],
+    text: &'a str,
+    heads: &'a [(u32, u32)],
+    epoch: u32,
+}
+
+impl Kept<'_> {
+    /// The first kept leaf of `field` (chained through `next`), or `NIL`.
+    #[inline]
+    fn head(&self, field: FieldId) -> u32 {
+        let (e, head) = self.heads[field as usize];
+        if e == self.epoch { head } else { NIL }
+    }
+
+    #[inline]
+    fn val(&self, leaf: &DLeaf) -> Val<'_> {
+        match leaf.val {
+            DVal::Str(a, n) => Val::Str(&self.text[a as usize..(a + n) as usize]),
+            DVal::Num(x) => Val::Num(x),
+            DVal::Bool(b) => Val::Bool(b),
+            DVal::Null => Val::Null,
+        }
+    }
+}
+
+/// Where step 3 records its verdicts.
+struct Verdict<'a> {
+    /// Fields present in the event (stamped with `epoch`).
+    seen: &'a [u32],
+    rule_epoch: &'a mut [u32],
+    epoch: u32,
+    pending: &'a mut Vec<(u32, u64)>,
+    out: &'a mut Vec<u32>,
 }
 
 struct FastSink<'a> {
@@ -592,97 +612,118 @@ impl Index {
         }
     }
 
-    /// Step 2 for one branch: evaluate its deferred tests on the kept leaves.
+    /// Step 2 for one branch: evaluate its deferred tests on the kept leaves,
+    /// adding their hits to the branch's masks (`hit`, `direct`). Returns
+    /// false as soon as a positive deferred test fails.
     #[inline]
-    fn eval_deferred(&self, st: &mut State, sub: u32) {
-        let h = &self.hot[sub as usize];
+    fn eval_deferred(&self, kept: &Kept<'_>, h: &SubHot, hit: &mut u64, direct: &mut u64) -> bool {
         let (a, n) = (h.dstart as usize, h.dlen as usize);
         for d in &self.deferred[a..a + n] {
-            let (ma, mn) = (d.mstart as usize, d.mlen as usize);
-            let matchers = &self.dmatchers[ma..ma + mn];
             let bit = 1u64 << d.bit;
-            let s = sub as usize;
-            let already = st.hit(s) & bit != 0;
-            if !already {
-                let f = d.field as usize;
-                let mut i = if st.dhead_epoch[f] == st.epoch {
-                    st.dhead[f]
-                } else {
-                    NIL
-                };
+            if *hit & bit == 0 {
+                let (ma, mn) = (d.mstart as usize, d.mlen as usize);
+                let matchers = &self.dmatchers[ma..ma + mn];
+                let mut i = kept.head(d.field);
                 while i != NIL {
-                    let leaf = st.dleaves[i as usize];
-                    let val = match leaf.val {
-                        DVal::Str(a, n) => Val::Str(&st.dstr[a as usize..(a + n) as usize]),
-                        DVal::Num(x) => Val::Num(x),
-                        DVal::Bool(b) => Val::Bool(b),
-                        DVal::Null => Val::Null,
-                    };
-                    let hit = matchers.iter().any(|m| match m {
+                    let leaf = &kept.leaves[i as usize];
+                    let val = kept.val(leaf);
+                    let found = matchers.iter().any(|m| match m {
                         Matcher::Cidr(r) => leaf.ip.is_some_and(|ip| r.contains(&ip)),
                         m => m.matches(val),
                     });
                     i = leaf.next;
-                    if hit {
-                        st.touch(&[Target { sub, bit: d.bit }], leaf.in_array);
+                    if found {
+                        *hit |= bit;
                         if !leaf.in_array {
+                            *direct |= bit;
                             break;
                         }
                     }
                 }
             }
-            let now = st.hit(s) & bit != 0;
-            if d.positive && !now {
-                return;
+            if d.positive && *hit & bit == 0 {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Steps 2 and 3 for every branch that may match: the touched branches
+    /// whose indexed tests all hit, and the `extra` ones. One call per event,
+    /// so the tables are looked up once, not once per branch.
+    #[inline(never)]
+    fn decide(&self, st: &mut State, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
+        let epoch = st.epoch;
+        let kept = Kept {
+            leaves: &st.dleaves,
+            text: &st.dstr,
+            heads: &st.dhead,
+            epoch,
+        };
+        let mut v = Verdict {
+            seen: &st.field_epoch,
+            rule_epoch: &mut st.rule_epoch,
+            epoch,
+            pending,
+            out,
+        };
+        let subs = &st.subs[..];
+        for &sub in &st.touched[..st.ntouched] {
+            let ss = subs[sub as usize];
+            // Most touched branches fail here: an indexed test did not hit.
+            let gate = self.hot[sub as usize].gate;
+            if ss.hit & gate == gate {
+                self.finish(&kept, &mut v, sub, ss.hit, ss.direct);
+            }
+        }
+        for &sub in &self.extra {
+            if subs[sub as usize].epoch != epoch {
+                self.finish(&kept, &mut v, sub, 0, 0);
             }
         }
     }
 
-    /// Steps 2 and 3 for one branch: deferred tests, then the verdict.
-    #[inline(never)]
-    fn finish(&self, st: &mut State, sub: u32, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
-        let s = sub as usize;
-        let h = &self.hot[s];
-        let ss = st.subs[s];
-        let (mut hit, mut direct) = if ss.epoch == st.epoch {
-            (ss.hit, ss.direct)
-        } else {
-            (0, 0)
-        };
+    /// Steps 2 and 3 for one branch whose masks are (`hit`, `direct`):
+    /// deferred tests, then the verdict.
+    #[inline(always)]
+    fn finish(
+        &self,
+        kept: &Kept<'_>,
+        v: &mut Verdict<'_>,
+        sub: u32,
+        mut hit: u64,
+        mut direct: u64,
+    ) {
+        let h = &self.hot[sub as usize];
         // Cheap rejection first: an indexed positive test did not hit.
-        if hit & h.gate != h.gate {
+        if hit & h.gate != h.gate || v.rule_epoch[h.rule as usize] == v.epoch {
             return;
         }
-        if st.rule_epoch[h.rule as usize] == st.epoch {
+        if h.flags & HAS_DEFERRED != 0 && !self.eval_deferred(kept, h, &mut hit, &mut direct) {
             return;
         }
-        if h.flags != 0 {
-            if h.flags & HAS_DEFERRED != 0 {
-                self.eval_deferred(st, sub);
-                hit = st.hit(s);
-                direct = st.direct(s);
-            }
-            if hit & h.pos != h.pos || (h.flags & HAS_ABSENT != 0 && !self.absent_ok(st, s, hit)) {
-                return;
-            }
-        } else if hit & h.pos != h.pos {
+        if hit & h.pos != h.pos {
+            return;
+        }
+        if h.flags & HAS_ABSENT != 0 && !self.absent_ok(v.seen, v.epoch, sub as usize, hit) {
             return;
         }
         let arr_only = hit & !direct;
         if arr_only.count_ones() >= 2 {
-            pending.push((sub, arr_only));
+            v.pending.push((sub, arr_only));
         } else {
-            st.rule_epoch[h.rule as usize] = st.epoch;
-            out.push(h.rule);
+            v.rule_epoch[h.rule as usize] = v.epoch;
+            v.out.push(h.rule);
         }
     }
 
-    /// Do the branch's `exists: false` tests hold?
+    /// Do the branch's `exists: false` tests hold? (`seen`: fields present in
+    /// the event, stamped with `epoch`.)
     #[cold]
     #[inline(never)]
-    fn absent_ok(&self, st: &State, s: usize, hit: u64) -> bool {
+    fn absent_ok(&self, seen: &[u32], epoch: u32, s: usize, hit: u64) -> bool {
         self.subs[s].absent.iter().all(|a| {
-            let present = st.field_epoch[a.field as usize] == st.epoch;
+            let present = seen[a.field as usize] == epoch;
             !present || (a.hit_ok && hit & (1u64 << a.bit) != 0)
         })
     }
@@ -704,22 +745,7 @@ impl Index {
         ev.walk(&self.trie, &mut FastSink { idx: self, st }, &mut sc.bufs)?;
 
         sc.pending.clear();
-        let st = &mut sc.st;
-        let touched = st.ntouched;
-        for i in 0..touched {
-            let sub = st.touched[i];
-            // Most touched branches fail here: reject without a call.
-            let gate = self.hot[sub as usize].gate;
-            if st.subs[sub as usize].hit & gate != gate {
-                continue;
-            }
-            self.finish(st, sub, &mut sc.pending, out);
-        }
-        for &sub in &self.extra {
-            if st.subs[sub as usize].epoch != st.epoch {
-                self.finish(st, sub, &mut sc.pending, out);
-            }
-        }
+        self.decide(&mut sc.st, &mut sc.pending, out);
         if !sc.pending.is_empty() {
             self.resolve_arrays(ev, sc, out)?;
         }
