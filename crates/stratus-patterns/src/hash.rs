@@ -139,14 +139,26 @@ fn key_hash(key: &[u8], tag: u32) -> (u64, u64) {
     (mix(h.finish(), tag), head)
 }
 
+/// The word with its ASCII capitals lower-cased, all eight bytes at once
+/// (other bytes, non-ASCII ones included, are unchanged).
+#[inline]
+fn lower_word(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let low7 = w & LOW7;
+    // A byte's high bit is set when its low seven bits are >= 'A' (0x41),
+    // resp. > 'Z' (0x5a); no sum carries into the next byte.
+    let from_a = low7 + 0x3f3f_3f3f_3f3f_3f3f;
+    let past_z = low7 + 0x2525_2525_2525_2525;
+    let upper = from_a & !past_z & !w & HI;
+    // 0x80 >> 2 is 0x20, the case bit.
+    w | (upper >> 2)
+}
+
 /// [`key_hash`] of the ASCII-lower-cased key, without copying it.
 #[inline]
 fn key_hash_lower(key: &[u8], tag: u32) -> (u64, u64) {
-    let lower = |w: u64| {
-        let mut b = w.to_le_bytes();
-        b.make_ascii_lowercase();
-        u64::from_le_bytes(b)
-    };
+    let lower = lower_word;
     let head = lower(tail_word(key));
     let mut h = FxHasher::default();
     h.add(head);
@@ -381,6 +393,20 @@ mod tests {
                 key_hash_lower(s.as_bytes(), 3),
                 key_hash(s.to_ascii_lowercase().as_bytes(), 3)
             );
+        }
+    }
+
+    #[test]
+    fn lower_word_is_ascii_lowercase() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut bytes = *b"aZ@[`{\x7f\x80";
+                bytes[pos] = b;
+                let w = u64::from_le_bytes(bytes);
+                let mut want = bytes;
+                want.make_ascii_lowercase();
+                assert_eq!(lower_word(w), u64::from_le_bytes(want), "{b:#x} at {pos}");
+            }
         }
     }
 

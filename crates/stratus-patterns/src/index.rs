@@ -28,6 +28,7 @@
 //! programme over the array structure decides (linear in the hits, see
 //! [`family`]).
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::cidr::{IpKey, ip_value};
@@ -37,11 +38,12 @@ use crate::hash::{FlatTable, FxMap};
 use crate::matcher::{Matcher, Val};
 use crate::parse::Branch;
 
-/// A branch bit: (branch id, bit of the test in the branch).
+/// A branch bit: (branch id, the test's bit in the branch, as a mask so
+/// that setting it costs no shift).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Target {
     sub: u32,
-    bit: u8,
+    mask: u64,
 }
 
 /// Kinds of string keys in [`Index::values`], combined with the field id
@@ -74,8 +76,6 @@ struct FieldIndex {
     suffix_lens: Vec<u32>,
     /// Some branch has a non-indexed test on this field: keep its leaves.
     deferred: bool,
-    /// Some non-indexed test is a `cidr`: parse leaves as IP addresses once.
-    needs_ip: bool,
 }
 
 /// Can the matcher be answered by the per-field maps?
@@ -259,11 +259,13 @@ enum DVal {
     Null,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct DLeaf {
     next: u32,
     val: DVal,
-    ip: Option<IpKey>,
+    /// The value as an IP address, parsed the first time a `cidr` test
+    /// reads it (most events reach no `cidr` test): `None` until then.
+    ip: Cell<Option<Option<IpKey>>>,
     in_array: bool,
 }
 
@@ -296,16 +298,12 @@ impl State {
         self.dstr.clear();
     }
 
-    fn keep_leaf(&mut self, field: FieldId, val: Val<'_>, needs_ip: bool, in_array: bool) {
+    fn keep_leaf(&mut self, field: FieldId, val: Val<'_>, in_array: bool) {
         let f = field as usize;
         let (e, head) = self.dhead[f];
         let next = if e == self.epoch { head } else { NIL };
-        let mut ip = None;
         let val = match val {
             Val::Str(s) => {
-                if needs_ip {
-                    ip = ip_value(s);
-                }
                 let start = self.dstr.len() as u32;
                 self.dstr.push_str(s);
                 DVal::Str(start, s.len() as u32)
@@ -318,7 +316,7 @@ impl State {
         self.dleaves.push(DLeaf {
             next,
             val,
-            ip,
+            ip: Cell::new(None),
             in_array,
         });
     }
@@ -329,20 +327,26 @@ impl State {
         // mask keeps the loop free of a branch on `in_array`.
         let direct_mask = if in_array { 0 } else { u64::MAX };
         let epoch = self.epoch;
+        // Locals, so the count is not stored back on every new branch.
+        let subs = &mut self.subs[..];
+        let touched = &mut self.touched[..];
+        let mut n = self.ntouched;
         for t in ts {
-            let bit = 1u64 << t.bit;
-            let st = &mut self.subs[t.sub as usize];
+            let st = &mut subs[t.sub as usize];
             if st.epoch == epoch {
-                st.hit |= bit;
-                st.direct |= bit & direct_mask;
+                st.hit |= t.mask;
+                st.direct |= t.mask & direct_mask;
             } else {
-                st.epoch = epoch;
-                st.hit = bit;
-                st.direct = bit & direct_mask;
-                self.touched[self.ntouched] = t.sub;
-                self.ntouched += 1;
+                *st = SubState {
+                    epoch,
+                    hit: t.mask,
+                    direct: t.mask & direct_mask,
+                };
+                touched[n] = t.sub;
+                n += 1;
             }
         }
+        self.ntouched = n;
     }
 }
 
@@ -360,6 +364,19 @@ impl Kept<'_> {
     fn head(&self, field: FieldId) -> u32 {
         let (e, head) = self.heads[field as usize];
         if e == self.epoch { head } else { NIL }
+    }
+
+    /// The leaf's value as an IP address (parsed once, then cached).
+    fn ip(&self, leaf: &DLeaf) -> Option<IpKey> {
+        if let Some(ip) = leaf.ip.get() {
+            return ip;
+        }
+        let ip = match self.val(leaf) {
+            Val::Str(s) => ip_value(s),
+            _ => None,
+        };
+        leaf.ip.set(Some(ip));
+        ip
     }
 
     #[inline]
@@ -488,7 +505,10 @@ impl Index {
                 // Operators the maps answer are registered; the others are
                 // evaluated in step 2, only for branches whose indexed
                 // positive tests all hit.
-                let t = Target { sub, bit };
+                let t = Target {
+                    sub,
+                    mask: 1u64 << bit,
+                };
                 let defer_exists = other_gate && exists_only(cond);
                 if !defer_exists {
                     for m in cond.matchers.iter() {
@@ -508,7 +528,6 @@ impl Index {
                 } else {
                     let fi = &mut self.fields[field as usize];
                     fi.deferred = true;
-                    fi.needs_ip |= slow.iter().any(|m| matches!(m, Matcher::Cidr(_)));
                     self.deferred.push(Deferred {
                         bit,
                         field,
@@ -608,7 +627,7 @@ impl Index {
             Val::Null => st.touch(&fi.exact_null, in_array),
         }
         if fi.deferred {
-            st.keep_leaf(field, val, fi.needs_ip, in_array);
+            st.keep_leaf(field, val, in_array);
         }
     }
 
@@ -628,7 +647,7 @@ impl Index {
                     let leaf = &kept.leaves[i as usize];
                     let val = kept.val(leaf);
                     let found = matchers.iter().any(|m| match m {
-                        Matcher::Cidr(r) => leaf.ip.is_some_and(|ip| r.contains(&ip)),
+                        Matcher::Cidr(r) => kept.ip(leaf).is_some_and(|ip| r.contains(&ip)),
                         m => m.matches(val),
                     });
                     i = leaf.next;

@@ -728,3 +728,48 @@ fn rule_set_shared_tables_and_unindexed_rules() {
     assert_eq!(m(r#"{"d": 6}"#), vec!["absent-c", "num-d"]);
     assert_eq!(m(r#"{"d": 5, "c": null}"#), vec!["not-x-on-c"]);
 }
+
+/// A kept leaf is parsed as an IP address once, when the first `cidr` test
+/// reads it, and the cached result serves the other `cidr` tests of the same
+/// event: several ranges over one field, IPv4 and IPv6, array elements,
+/// values that are not addresses, and a field also tested by `prefix`.
+#[test]
+fn rule_set_cidr_tests_share_one_parse() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let mut rs = RuleSet::new();
+    let rules = [
+        ("net-10", r#"{"ip": [{"cidr": "10.0.0.0/8"}]}"#),
+        ("net-10-1", r#"{"ip": [{"cidr": "10.1.0.0/16"}]}"#),
+        ("net-192", r#"{"ip": [{"cidr": "192.168.0.0/16"}]}"#),
+        ("net-v6", r#"{"ip": [{"cidr": "2001:db8::/32"}]}"#),
+        ("prefix-10", r#"{"ip": [{"prefix": "10."}]}"#),
+        (
+            "net-and-src",
+            r#"{"src": ["a"], "ip": [{"cidr": "10.1.2.0/24"}]}"#,
+        ),
+    ];
+    for (name, text) in rules {
+        rs.insert(name, Pattern::parse(text).unwrap());
+    }
+    let m = |ev: &str| rs.matches_json(ev).unwrap();
+    assert_eq!(
+        m(r#"{"ip": "10.1.2.3", "src": "a"}"#),
+        vec!["net-10", "net-10-1", "prefix-10", "net-and-src"]
+    );
+    assert_eq!(m(r#"{"ip": "10.2.0.1"}"#), vec!["net-10", "prefix-10"]);
+    assert_eq!(
+        m(r#"{"ip": ["not-an-ip", "192.168.1.1", "2001:db8::5", 10]}"#),
+        vec!["net-192", "net-v6"]
+    );
+    assert_eq!(m(r#"{"ip": "10.0.0.256"}"#), vec!["prefix-10"]);
+    assert_eq!(m(r#"{"ip": true}"#), Vec::<&str>::new());
+    // The same answers when the events come one after another (nothing
+    // cached from one event leaks into the next).
+    for _ in 0..2 {
+        assert_eq!(m(r#"{"ip": "192.168.0.9"}"#), vec!["net-192"]);
+        assert_eq!(
+            m(r#"{"ip": "10.1.9.9"}"#),
+            vec!["net-10", "net-10-1", "prefix-10"]
+        );
+    }
+}
