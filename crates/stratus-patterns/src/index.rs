@@ -634,7 +634,7 @@ impl Index {
     /// Step 2 for one branch: evaluate its deferred tests on the kept leaves,
     /// adding their hits to the branch's masks (`hit`, `direct`). Returns
     /// false as soon as a positive deferred test fails.
-    #[inline]
+    #[inline(always)]
     fn eval_deferred(&self, kept: &Kept<'_>, h: &SubHot, hit: &mut u64, direct: &mut u64) -> bool {
         let (a, n) = (h.dstart as usize, h.dlen as usize);
         for d in &self.deferred[a..a + n] {
