@@ -4,15 +4,21 @@
 //! whose operators can be looked up are registered under their field: exact
 //! strings, numbers, booleans and null, and `equals-ignore-case` in hash maps
 //! keyed by value; prefixes and suffixes in maps keyed by their bytes (one map
-//! per length); `exists: true` in a list. Matching runs in three steps:
+//! per length); `exists: true` in a list. Equal tests of different branches
+//! (same field, same operators: `"source": ["aws.ec2"]` in thirty rules) are
+//! one test, with one id. Matching runs in three steps:
 //!
 //! 1. The event is flattened once. Each leaf is looked up only in its own
-//!    field's maps; every hit sets one bit in its branch's 64-bit mask. Leaves
-//!    of fields that also carry non-indexed tests (`numeric`, `anything-but`,
-//!    `wildcard`, `cidr`, case-insensitive prefix/suffix) are kept aside.
-//! 2. Non-indexed tests (and `exists: true` next to another indexed test) are
-//!    evaluated only for branches whose indexed tests all hit (a branch made of
-//!    non-indexed tests only is always evaluated).
+//!    field's maps; every hit marks its tests as hit (once per test, however
+//!    many branches share it). Leaves of fields that also carry non-indexed
+//!    tests (`numeric`, `anything-but`, `wildcard`, `cidr`, case-insensitive
+//!    prefix/suffix) are kept aside.
+//! 2. Each branch with indexed positive tests is filed under one of them, its
+//!    *anchor* (the one shared by the fewest branches), and is looked at only
+//!    when its anchor was hit; its other tests' marks then give its 64-bit hit
+//!    mask. Non-indexed tests (and `exists: true` next to another indexed
+//!    test) are evaluated only for branches whose indexed tests all hit (a
+//!    branch made of non-indexed tests only is always evaluated).
 //!    Typical rules carry an exact `source` or `detail-type`, so this step only
 //!    sees the few rules that could still match.
 //! 3. A branch matches when all its positive tests hit and its
@@ -29,7 +35,7 @@
 //! [`family`]).
 
 use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::cidr::{IpKey, ip_value};
 use crate::error::EventError;
@@ -38,12 +44,15 @@ use crate::hash::{FlatTable, FxMap};
 use crate::matcher::{Matcher, Val};
 use crate::parse::Branch;
 
-/// A branch bit: (branch id, the test's bit in the branch, as a mask so
-/// that setting it costs no shift).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Target {
-    sub: u32,
-    mask: u64,
+/// A test id: one per distinct (field, operator list) of the registered
+/// patterns, shared by every branch that has that test.
+type TestId = u32;
+
+/// Add `t` to a key's list of tests (once).
+fn add_test(list: &mut Vec<TestId>, t: TestId) {
+    if !list.contains(&t) {
+        list.push(t);
+    }
 }
 
 /// Kinds of string keys in [`Index::values`], combined with the field id
@@ -61,16 +70,16 @@ fn tag(field: FieldId, kind: u32) -> u32 {
 #[derive(Debug, Clone, Default)]
 struct FieldIndex {
     /// `exists: true`: any leaf.
-    any: Vec<Target>,
+    any: Vec<TestId>,
     /// Some exact string, in [`Index::values`].
     has_exact: bool,
     /// Some `equals-ignore-case` (lower-cased key), in [`Index::values`].
     has_eq_ic: bool,
-    exact_ip: FxMap<IpKey, Vec<Target>>,
-    exact_num: FxMap<u64, Vec<Target>>,
-    exact_true: Vec<Target>,
-    exact_false: Vec<Target>,
-    exact_null: Vec<Target>,
+    exact_ip: FxMap<IpKey, Vec<TestId>>,
+    exact_num: FxMap<u64, Vec<TestId>>,
+    exact_true: Vec<TestId>,
+    exact_false: Vec<TestId>,
+    exact_null: Vec<TestId>,
     /// Lengths (ascending) of the prefixes and suffixes in [`Index::values`].
     prefix_lens: Vec<u32>,
     suffix_lens: Vec<u32>,
@@ -107,32 +116,32 @@ fn num_key(x: f64) -> u64 {
 }
 
 impl FieldIndex {
-    fn add(&mut self, values: &mut FlatTable<Vec<Target>>, field: FieldId, m: &Matcher, t: Target) {
+    fn add(&mut self, values: &mut FlatTable<Vec<TestId>>, field: FieldId, m: &Matcher, t: TestId) {
         match m {
             Matcher::ExactStr { value, ip } => match ip {
-                Some(ip) => self.exact_ip.entry(*ip).or_default().push(t),
+                Some(ip) => add_test(self.exact_ip.entry(*ip).or_default(), t),
                 None => {
                     self.has_exact = true;
-                    values.entry(tag(field, K_EXACT), value.as_bytes()).push(t);
+                    add_test(values.entry(tag(field, K_EXACT), value.as_bytes()), t);
                 }
             },
-            Matcher::ExactNum(x) => self.exact_num.entry(num_key(*x)).or_default().push(t),
-            Matcher::ExactBool(true) => self.exact_true.push(t),
-            Matcher::ExactBool(false) => self.exact_false.push(t),
-            Matcher::ExactNull => self.exact_null.push(t),
+            Matcher::ExactNum(x) => add_test(self.exact_num.entry(num_key(*x)).or_default(), t),
+            Matcher::ExactBool(true) => add_test(&mut self.exact_true, t),
+            Matcher::ExactBool(false) => add_test(&mut self.exact_false, t),
+            Matcher::ExactNull => add_test(&mut self.exact_null, t),
             Matcher::EqualsIgnoreCase(s) => {
                 self.has_eq_ic = true;
-                values.entry(tag(field, K_EQ_IC), s.as_bytes()).push(t);
+                add_test(values.entry(tag(field, K_EQ_IC), s.as_bytes()), t);
             }
             Matcher::Prefix(p) => {
                 add_len(&mut self.prefix_lens, p.len());
-                values.entry(tag(field, K_PREFIX), p.as_bytes()).push(t);
+                add_test(values.entry(tag(field, K_PREFIX), p.as_bytes()), t);
             }
             Matcher::Suffix(p) => {
                 add_len(&mut self.suffix_lens, p.len());
-                values.entry(tag(field, K_SUFFIX), p.as_bytes()).push(t);
+                add_test(values.entry(tag(field, K_SUFFIX), p.as_bytes()), t);
             }
-            Matcher::Exists(true) => self.any.push(t),
+            Matcher::Exists(true) => add_test(&mut self.any, t),
             // Absence is decided per field; other operators are deferred.
             _ => {}
         }
@@ -188,8 +197,42 @@ struct SubHot {
     rule: u32,
     /// The branch's deferred tests: `Index::deferred[dstart..dstart + dlen]`.
     dstart: u32,
-    dlen: u32,
+    /// The branch's registered tests: `Index::btests[tstart..tstart + tlen]`.
+    tstart: u32,
+    dlen: u8,
+    tlen: u8,
     flags: u8,
+}
+
+/// A registered test of a branch: its id and the branch's bit for it.
+#[derive(Debug, Clone, Copy)]
+struct BTest {
+    tid: TestId,
+    mask: u64,
+}
+
+/// For each test, the branches it anchors (`subs[start[t]..start[t + 1]]`):
+/// a branch is looked at only when its anchor test hit. The anchor is the
+/// branch's indexed positive test shared by the fewest branches (a rough
+/// guess at the rarest), so an event hitting a popular test (`source`, say)
+/// looks only at the branches with no less shared indexed test.
+#[derive(Debug, Clone, Default)]
+struct Anchors {
+    start: Vec<u32>,
+    subs: Vec<Anchored>,
+}
+
+/// A branch under its anchor test, with what its gate check reads (so the
+/// check needs no other table).
+#[derive(Debug, Clone, Copy, Default)]
+struct Anchored {
+    gate: u64,
+    sub: u32,
+    /// Another indexed positive test of the branch (the least shared), or
+    /// `NIL`: most branches fail on it, so it is checked first, alone.
+    other: TestId,
+    tstart: u32,
+    tlen: u32,
 }
 
 /// Compiled patterns, indexed by field and value.
@@ -198,9 +241,16 @@ pub(crate) struct Index {
     trie: PathTrie,
     fields: Vec<FieldIndex>,
     /// Exact, `equals-ignore-case`, prefix and suffix keys of every field.
-    values: FlatTable<Vec<Target>>,
+    values: FlatTable<Vec<TestId>>,
+    /// Test ids by (field, operators), and how many branches use each.
+    test_ids: FxMap<String, TestId>,
+    test_uses: Vec<u32>,
+    /// Registered tests of all branches (see [`SubHot::tstart`]).
+    btests: Vec<BTest>,
+    /// Computed at the first evaluation after a change.
+    anchors: OnceLock<Anchors>,
     subs: Vec<SubInfo>,
-    /// Per-branch data read for every touched branch (kept small and dense).
+    /// Per-branch data read for every candidate branch (kept small and dense).
     hot: Vec<SubHot>,
     /// Deferred tests of all branches, and their operators, stored
     /// contiguously so step 2 reads few cache lines.
@@ -225,12 +275,13 @@ pub(crate) struct Scratch {
 #[derive(Debug, Default)]
 struct State {
     epoch: u32,
-    /// Per-branch masks, valid when their stamp equals `epoch`.
-    subs: Vec<SubState>,
-    /// Branches touched during this event: `touched[..ntouched]` (sized to the
-    /// number of branches; each is touched at most once per event).
-    touched: Vec<u32>,
-    ntouched: usize,
+    /// Per test: (stamp, hit from outside any array); hit when the stamp
+    /// equals `epoch`.
+    tests: Vec<(u32, bool)>,
+    /// Tests hit during this event (each once).
+    marked: Vec<TestId>,
+    /// Branches to decide: (branch, hit mask, direct mask).
+    cands: Vec<(u32, u64, u64)>,
     field_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     /// Leaves kept for step 2, chained per field from `dhead`.
@@ -243,13 +294,6 @@ struct State {
 }
 
 const NIL: u32 = u32::MAX;
-
-#[derive(Debug, Clone, Copy, Default)]
-struct SubState {
-    epoch: u32,
-    hit: u64,
-    direct: u64,
-}
 
 #[derive(Debug, Clone, Copy)]
 enum DVal {
@@ -270,9 +314,9 @@ struct DLeaf {
 }
 
 impl State {
-    fn begin(&mut self, subs: usize, fields: usize, rules: usize) {
-        if self.subs.len() < subs {
-            self.subs.resize(subs, SubState::default());
+    fn begin(&mut self, tests: usize, fields: usize, rules: usize) {
+        if self.tests.len() < tests {
+            self.tests.resize(tests, (0, false));
         }
         if self.field_epoch.len() < fields {
             self.field_epoch.resize(fields, 0);
@@ -283,17 +327,14 @@ impl State {
         }
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
-            self.subs.iter_mut().for_each(|e| e.epoch = 0);
+            self.tests.iter_mut().for_each(|e| e.0 = 0);
             self.field_epoch.iter_mut().for_each(|e| *e = 0);
             self.dhead.iter_mut().for_each(|e| e.0 = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
             self.wanted.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
         }
-        if self.touched.len() < subs {
-            self.touched.resize(subs, 0);
-        }
-        self.ntouched = 0;
+        self.marked.clear();
         self.dleaves.clear();
         self.dstr.clear();
     }
@@ -321,32 +362,19 @@ impl State {
         });
     }
 
+    /// Record hits of the tests `ts` by one leaf.
     #[inline]
-    fn touch(&mut self, ts: &[Target], in_array: bool) {
-        // `direct` records hits from outside arrays; setting it through a
-        // mask keeps the loop free of a branch on `in_array`.
-        let direct_mask = if in_array { 0 } else { u64::MAX };
+    fn mark(&mut self, ts: &[TestId], in_array: bool) {
         let epoch = self.epoch;
-        // Locals, so the count is not stored back on every new branch.
-        let subs = &mut self.subs[..];
-        let touched = &mut self.touched[..];
-        let mut n = self.ntouched;
-        for t in ts {
-            let st = &mut subs[t.sub as usize];
-            if st.epoch == epoch {
-                st.hit |= t.mask;
-                st.direct |= t.mask & direct_mask;
+        for &t in ts {
+            let e = &mut self.tests[t as usize];
+            if e.0 == epoch {
+                e.1 |= !in_array;
             } else {
-                *st = SubState {
-                    epoch,
-                    hit: t.mask,
-                    direct: t.mask & direct_mask,
-                };
-                touched[n] = t.sub;
-                n += 1;
+                *e = (epoch, !in_array);
+                self.marked.push(t);
             }
         }
-        self.ntouched = n;
     }
 }
 
@@ -463,6 +491,8 @@ impl Index {
     /// Register the branches of rule `rule` (ids are dense, from 0).
     pub(crate) fn add_rule(&mut self, rule: u32, branches: &[Branch]) {
         self.rules = self.rules.max(rule + 1);
+        // The anchors depend on every branch: recomputed at the next evaluation.
+        self.anchors.take();
         for branch in branches {
             let sub = self.subs.len() as u32;
             let mut info = SubInfo {
@@ -484,6 +514,7 @@ impl Index {
                     && c.matchers.iter().all(is_indexed)
             });
             let dstart = self.deferred.len();
+            let tstart = self.btests.len();
             for (bit, cond) in branch.iter().enumerate() {
                 let bit = bit as u8;
                 let field = self.trie.insert(&cond.path);
@@ -505,15 +536,19 @@ impl Index {
                 // Operators the maps answer are registered; the others are
                 // evaluated in step 2, only for branches whose indexed
                 // positive tests all hit.
-                let t = Target {
-                    sub,
-                    mask: 1u64 << bit,
-                };
                 let defer_exists = other_gate && exists_only(cond);
-                if !defer_exists {
-                    for m in cond.matchers.iter() {
-                        self.fields[field as usize].add(&mut self.values, field, m, t);
-                    }
+                let registered = !defer_exists
+                    && cond
+                        .matchers
+                        .iter()
+                        .any(|m| is_indexed(m) && *m != Matcher::Exists(false));
+                if registered {
+                    let tid = self.test_id(field, &cond.matchers);
+                    self.test_uses[tid as usize] += 1;
+                    self.btests.push(BTest {
+                        tid,
+                        mask: 1u64 << bit,
+                    });
                 }
                 let slow: Vec<Matcher> = cond
                     .matchers
@@ -558,11 +593,97 @@ impl Index {
                 gate: info.gate,
                 rule,
                 dstart: dstart as u32,
-                dlen: dlen as u32,
+                tstart: tstart as u32,
+                dlen: dlen as u8,
+                tlen: (self.btests.len() - tstart) as u8,
                 flags,
             });
             self.subs.push(info);
         }
+    }
+
+    /// The id of the test (`field`, `matchers`), registered in the value
+    /// maps when it is new. Branches with the same test share it, so a leaf
+    /// that hits it records one hit, whatever the number of branches.
+    fn test_id(&mut self, field: FieldId, matchers: &[Matcher]) -> TestId {
+        // The operators' debug text identifies them (values included).
+        let key = format!("{field}:{matchers:?}");
+        if let Some(&t) = self.test_ids.get(&key) {
+            return t;
+        }
+        let t = self.test_uses.len() as TestId;
+        self.test_ids.insert(key, t);
+        self.test_uses.push(0);
+        for m in matchers {
+            self.fields[field as usize].add(&mut self.values, field, m, t);
+        }
+        t
+    }
+
+    /// The anchors of the current branches (see [`Anchors`]).
+    fn anchors(&self) -> &Anchors {
+        self.anchors.get_or_init(|| {
+            let ntests = self.test_uses.len();
+            let mut start = vec![0u32; ntests + 1];
+            // Per branch: (anchor, other), the two least shared gate tests.
+            let anchor: Vec<Option<(TestId, TestId)>> = self
+                .hot
+                .iter()
+                .map(|h| {
+                    let mut gates: Vec<TestId> = self
+                        .branch_tests(h)
+                        .iter()
+                        .filter(|b| b.mask & h.gate != 0)
+                        .map(|b| b.tid)
+                        .collect();
+                    gates.sort_by_key(|&t| (self.test_uses[t as usize], t));
+                    let t = *gates.first()?;
+                    start[t as usize + 1] += 1;
+                    Some((t, gates.get(1).copied().unwrap_or(NIL)))
+                })
+                .collect();
+            for t in 0..ntests {
+                start[t + 1] += start[t];
+            }
+            let mut next = start.clone();
+            let mut subs = vec![Anchored::default(); start[ntests] as usize];
+            for (sub, a) in anchor.iter().enumerate() {
+                if let Some((t, other)) = *a {
+                    let h = &self.hot[sub];
+                    subs[next[t as usize] as usize] = Anchored {
+                        gate: h.gate,
+                        sub: sub as u32,
+                        other,
+                        tstart: h.tstart,
+                        tlen: u32::from(h.tlen),
+                    };
+                    next[t as usize] += 1;
+                }
+            }
+            Anchors { start, subs }
+        })
+    }
+
+    #[inline]
+    fn branch_tests(&self, h: &SubHot) -> &[BTest] {
+        &self.btests[h.tstart as usize..h.tstart as usize + h.tlen as usize]
+    }
+
+    /// A branch's hit masks (tests hit; tests hit from outside arrays) from
+    /// the tests hit by this event; `bt` are the branch's registered tests.
+    #[inline(always)]
+    fn masks(tests: &[(u32, bool)], epoch: u32, bt: &[BTest]) -> (u64, u64) {
+        let (mut hit, mut direct) = (0, 0);
+        for b in bt {
+            let (e, d) = tests[b.tid as usize];
+            if e == epoch {
+                hit |= b.mask;
+                if d {
+                    direct |= b.mask;
+                }
+            }
+        }
+        (hit, direct)
     }
 
     #[inline]
@@ -570,19 +691,19 @@ impl Index {
         st.field_epoch[field as usize] = st.epoch;
         let fi = &self.fields[field as usize];
         if !fi.any.is_empty() {
-            st.touch(&fi.any, in_array);
+            st.mark(&fi.any, in_array);
         }
         match val {
             Val::Str(s) => {
                 if fi.has_exact
                     && let Some(ts) = self.values.get(tag(field, K_EXACT), s.as_bytes())
                 {
-                    st.touch(ts, in_array);
+                    st.mark(ts, in_array);
                 }
                 if !fi.exact_ip.is_empty()
                     && let Some(ts) = ip_value(s).and_then(|ip| fi.exact_ip.get(&ip))
                 {
-                    st.touch(ts, in_array);
+                    st.mark(ts, in_array);
                 }
                 let b = s.as_bytes();
                 for &len in &fi.prefix_lens {
@@ -591,7 +712,7 @@ impl Index {
                         break;
                     }
                     if let Some(ts) = self.values.get(tag(field, K_PREFIX), &b[..len]) {
-                        st.touch(ts, in_array);
+                        st.mark(ts, in_array);
                     }
                 }
                 for &len in &fi.suffix_lens {
@@ -600,7 +721,7 @@ impl Index {
                         break;
                     }
                     if let Some(ts) = self.values.get(tag(field, K_SUFFIX), &b[b.len() - len..]) {
-                        st.touch(ts, in_array);
+                        st.mark(ts, in_array);
                     }
                 }
                 if fi.has_eq_ic {
@@ -613,18 +734,18 @@ impl Index {
                         self.values.get(t, s.to_lowercase().as_bytes())
                     };
                     if let Some(ts) = found {
-                        st.touch(ts, in_array);
+                        st.mark(ts, in_array);
                     }
                 }
             }
             Val::Num(x) => {
                 if let Some(ts) = fi.exact_num.get(&num_key(x)) {
-                    st.touch(ts, in_array);
+                    st.mark(ts, in_array);
                 }
             }
-            Val::Bool(true) => st.touch(&fi.exact_true, in_array),
-            Val::Bool(false) => st.touch(&fi.exact_false, in_array),
-            Val::Null => st.touch(&fi.exact_null, in_array),
+            Val::Bool(true) => st.mark(&fi.exact_true, in_array),
+            Val::Bool(false) => st.mark(&fi.exact_false, in_array),
+            Val::Null => st.mark(&fi.exact_null, in_array),
         }
         if fi.deferred {
             st.keep_leaf(field, val, in_array);
@@ -667,11 +788,44 @@ impl Index {
         true
     }
 
-    /// Steps 2 and 3 for every branch that may match: the touched branches
-    /// whose indexed tests all hit, and the `extra` ones. One call per event,
-    /// so the tables are looked up once, not once per branch.
-    #[inline(never)]
+    /// Steps 2 and 3 for every branch that may match: those anchored by a
+    /// test this event hit whose indexed positive tests all hit, and the
+    /// `extra` ones.
     fn decide(&self, st: &mut State, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
+        let epoch = st.epoch;
+        let tests = &st.tests[..];
+        let anchors = self.anchors();
+        st.cands.clear();
+        // Each hit test once; each branch under its one anchor test, so
+        // looked at once at most. Most fail here: another indexed test
+        // did not hit.
+        for &t in &st.marked {
+            let t = t as usize;
+            let (a, b) = (anchors.start[t] as usize, anchors.start[t + 1] as usize);
+            for e in &anchors.subs[a..b] {
+                if e.other != NIL && tests[e.other as usize].0 != epoch {
+                    continue;
+                }
+                let bt = &self.btests[e.tstart as usize..(e.tstart + e.tlen) as usize];
+                let (hit, direct) = Self::masks(tests, epoch, bt);
+                if hit & e.gate == e.gate {
+                    st.cands.push((e.sub, hit, direct));
+                }
+            }
+        }
+        // Branches without an indexed positive test (never anchored).
+        for &sub in &self.extra {
+            let bt = self.branch_tests(&self.hot[sub as usize]);
+            let (hit, direct) = Self::masks(tests, epoch, bt);
+            st.cands.push((sub, hit, direct));
+        }
+        self.decide_candidates(st, pending, out);
+    }
+
+    /// Steps 2 and 3 for the candidates of [`Index::decide`]. One call per
+    /// event, so the tables are looked up once, not once per branch.
+    #[inline(never)]
+    fn decide_candidates(&self, st: &mut State, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
         let epoch = st.epoch;
         let kept = Kept {
             leaves: &st.dleaves,
@@ -686,19 +840,8 @@ impl Index {
             pending,
             out,
         };
-        let subs = &st.subs[..];
-        for &sub in &st.touched[..st.ntouched] {
-            let ss = subs[sub as usize];
-            // Most touched branches fail here: an indexed test did not hit.
-            let gate = self.hot[sub as usize].gate;
-            if ss.hit & gate == gate {
-                self.finish(&kept, &mut v, sub, ss.hit, ss.direct);
-            }
-        }
-        for &sub in &self.extra {
-            if subs[sub as usize].epoch != epoch {
-                self.finish(&kept, &mut v, sub, 0, 0);
-            }
+        for &(sub, hit, direct) in &st.cands {
+            self.finish(&kept, &mut v, sub, hit, direct);
         }
     }
 
@@ -757,7 +900,7 @@ impl Index {
         out.clear();
         let st = &mut sc.st;
         st.begin(
-            self.subs.len(),
+            self.test_uses.len(),
             self.trie.field_count(),
             self.rules as usize,
         );

@@ -773,3 +773,105 @@ fn rule_set_cidr_tests_share_one_parse() {
         );
     }
 }
+
+/// Branches that share tests: a hit is recorded once per test, and each
+/// branch is looked at under one of its tests (the least shared) and then
+/// checked on the others, the least shared first. Covers branches with one,
+/// two and three indexed tests, tests shared between rules (also by a rule's
+/// two `$or` branches), hits inside and outside arrays, and rules added after
+/// an evaluation (the choice of test is then made again).
+#[test]
+fn rule_set_shared_tests_and_anchors() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let mut rs = RuleSet::new();
+    let rules = [
+        ("src", r#"{"source": ["s"]}"#),
+        ("src-type", r#"{"source": ["s"], "type": ["t"]}"#),
+        ("src-type-2", r#"{"source": ["s"], "type": ["t"]}"#),
+        (
+            "src-type-x",
+            r#"{"source": ["s"], "type": ["t"], "x": [1]}"#,
+        ),
+        ("src-x", r#"{"source": ["s", "s2"], "x": [1, 2]}"#),
+        (
+            "or",
+            r#"{"source": ["s"], "$or": [{"type": ["t"]}, {"x": [2]}]}"#,
+        ),
+        (
+            "type-num",
+            r#"{"type": ["t"], "n": [{"numeric": [">", 5]}]}"#,
+        ),
+        ("arr", r#"{"items": {"a": ["p"], "b": ["q"]}}"#),
+    ];
+    for (name, text) in rules {
+        rs.insert(name, Pattern::parse(text).unwrap());
+    }
+    fn m(rs: &RuleSet, ev: &str) -> Vec<String> {
+        let names = rs.matches_json(ev).unwrap();
+        names.into_iter().map(str::to_string).collect()
+    }
+    assert_eq!(m(&rs, r#"{"source": "s"}"#), vec!["src"]);
+    assert_eq!(
+        m(&rs, r#"{"source": "s", "type": "t"}"#),
+        vec!["src", "src-type", "src-type-2", "or"]
+    );
+    assert_eq!(
+        m(&rs, r#"{"source": "s", "type": "t", "x": 1, "n": 6}"#),
+        vec![
+            "src",
+            "src-type",
+            "src-type-2",
+            "src-type-x",
+            "src-x",
+            "or",
+            "type-num"
+        ]
+    );
+    assert_eq!(
+        m(&rs, r#"{"source": "s2", "type": "t", "x": [3, 2]}"#),
+        vec!["src-x"]
+    );
+    assert_eq!(
+        m(&rs, r#"{"source": "s", "x": 2}"#),
+        vec!["src", "src-x", "or"]
+    );
+    assert_eq!(
+        m(&rs, r#"{"type": "t", "x": 1, "n": 5}"#),
+        Vec::<&str>::new()
+    );
+    // The same tests inside arrays: one element must carry both values.
+    assert_eq!(
+        m(&rs, r#"{"items": [{"a": "p"}, {"b": "q"}]}"#),
+        Vec::<&str>::new()
+    );
+    assert_eq!(m(&rs, r#"{"items": [{"a": "p", "b": "q"}]}"#), vec!["arr"]);
+    assert_eq!(
+        m(&rs, r#"{"source": ["x", "s"], "type": ["t"]}"#),
+        vec!["src", "src-type", "src-type-2", "or"]
+    );
+    // More rules on the same tests after evaluations; then a replacement
+    // and a removal.
+    for i in 0..20 {
+        rs.insert(
+            format!("more-{i}"),
+            Pattern::parse(r#"{"type": ["t"], "x": [1]}"#).unwrap(),
+        );
+    }
+    let got = m(&rs, r#"{"type": "t", "x": 1}"#);
+    assert_eq!(got.len(), 20);
+    assert!(got.iter().all(|n| n.starts_with("more-")));
+    assert_eq!(
+        m(&rs, r#"{"source": "s", "type": "t"}"#),
+        vec!["src", "src-type", "src-type-2", "or"]
+    );
+    rs.insert(
+        "src",
+        Pattern::parse(r#"{"source": ["s"], "x": [9]}"#).unwrap(),
+    );
+    assert!(rs.remove("src-type-2").is_some());
+    assert_eq!(
+        m(&rs, r#"{"source": "s", "type": "t"}"#),
+        vec!["src-type", "or"]
+    );
+    assert_eq!(m(&rs, r#"{"source": "s", "x": 9}"#), vec!["src"]);
+}
