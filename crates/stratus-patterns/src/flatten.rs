@@ -623,9 +623,23 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                 self.expect(b':')?;
             }
             self.ws();
+            // Strings and numbers (most values) are read here, without a call.
+            let next = self.peek();
             match child {
-                Some(c) if self.sink.wants(c) => self.value(c)?,
-                _ => self.skip_value()?,
+                Some(c) if self.sink.wants(c) => match next {
+                    Some(b'"') => self.string_value(c)?,
+                    Some(b'-' | b'0'..=b'9') => self.number_value(c)?,
+                    _ => self.value(c)?,
+                },
+                _ => match next {
+                    Some(b'"') => {
+                        self.string_span()?;
+                    }
+                    Some(b'-' | b'0'..=b'9') => {
+                        self.number_span();
+                    }
+                    _ => self.skip_value()?,
+                },
             }
             if self.eat(b',') {
                 continue;
@@ -731,7 +745,11 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                     loop {
                         self.ws();
                         self.bufs.chain.push((id, idx));
-                        let r = self.value(node);
+                        let r = if self.peek() == Some(b'"') {
+                            self.string_value(node)
+                        } else {
+                            self.value(node)
+                        };
                         self.bufs.chain.pop();
                         r?;
                         idx += 1;
@@ -754,18 +772,7 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                 }
                 self.depth -= 1;
             }
-            Some(b'"') => {
-                let (s, e, esc) = self.string_span()?;
-                if let Some(f) = self.trie.field(node) {
-                    if esc {
-                        unescape(&self.s[s..e], &mut self.bufs.sbuf)?;
-                        self.sink
-                            .leaf(f, Val::Str(&self.bufs.sbuf), &self.bufs.chain);
-                    } else {
-                        self.sink.leaf(f, Val::Str(&self.s[s..e]), &self.bufs.chain);
-                    }
-                }
-            }
+            Some(b'"') => self.string_value(node)?,
             Some(b't') => {
                 self.literal(b"true")?;
                 self.emit(node, Val::Bool(true));
@@ -778,14 +785,7 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
                 self.literal(b"null")?;
                 self.emit(node, Val::Null);
             }
-            Some(b'-' | b'0'..=b'9') => {
-                let (s, e) = self.number_span();
-                if let Some(f) = self.trie.field(node) {
-                    let x =
-                        parse_number(&self.s[s..e]).ok_or_else(|| self.err("invalid number"))?;
-                    self.sink.leaf(f, Val::Num(x), &self.bufs.chain);
-                }
-            }
+            Some(b'-' | b'0'..=b'9') => self.number_value(node)?,
             _ => return Err(self.err("expected a value")),
         }
         Ok(())
@@ -796,6 +796,33 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
         if let Some(f) = self.trie.field(node) {
             self.sink.leaf(f, val, &self.bufs.chain);
         }
+    }
+
+    /// At the first character of a number at trie node `node`.
+    #[inline]
+    fn number_value(&mut self, node: u32) -> Result<(), EventError> {
+        let (s, e) = self.number_span();
+        if let Some(f) = self.trie.field(node) {
+            let x = parse_number(&self.s[s..e]).ok_or_else(|| self.err("invalid number"))?;
+            self.sink.leaf(f, Val::Num(x), &self.bufs.chain);
+        }
+        Ok(())
+    }
+
+    /// At the opening quote of a string value at trie node `node`.
+    #[inline]
+    fn string_value(&mut self, node: u32) -> Result<(), EventError> {
+        let (s, e, esc) = self.string_span()?;
+        if let Some(f) = self.trie.field(node) {
+            if esc {
+                unescape(&self.s[s..e], &mut self.bufs.sbuf)?;
+                self.sink
+                    .leaf(f, Val::Str(&self.bufs.sbuf), &self.bufs.chain);
+            } else {
+                self.sink.leaf(f, Val::Str(&self.s[s..e]), &self.bufs.chain);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1006,6 +1033,13 @@ mod tests {
             r#"{"a":[1 , ]}"#,
             r#"{"a":[1}"#,
             r#"{"a":[1 x]}"#,
+            // Numbers and strings read in the object loop and in arrays.
+            r#"{"a":-}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":[-]}"#,
+            r#"{"a":"x}"#,
+            r#"{"a":["x}"#,
+            r#"{"a":"\q"}"#,
         ] {
             assert!(
                 JsonSource(bad).walk(&t, &mut c, &mut bufs).is_err(),
