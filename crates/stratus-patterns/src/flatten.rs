@@ -546,11 +546,14 @@ impl<S: LeafSink> JsonWalker<'_, '_, S> {
 
     #[inline]
     fn number_span(&mut self) -> (usize, usize) {
+        // A local position: the walker's field is stored once, not per digit.
         let start = self.i;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(self.i) {
-            self.i += 1;
+        let mut i = start;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(i) {
+            i += 1;
         }
-        (start, self.i)
+        self.i = i;
+        (start, i)
     }
 
     /// Skip one value without decoding it (brackets and strings are checked).
