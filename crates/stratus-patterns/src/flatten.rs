@@ -29,6 +29,10 @@ struct Node {
     field: FieldId,
     /// The parent node (the root is its own parent).
     parent: u32,
+    /// Bit `len_bit(n)` is set when some child segment is `n` bytes long:
+    /// most long event keys no pattern tests are rejected by their length
+    /// alone, without a table lookup.
+    child_lens: u64,
 }
 
 impl Node {
@@ -37,8 +41,16 @@ impl Node {
             has_children: false,
             field: NO_FIELD,
             parent,
+            child_lens: 0,
         }
     }
+}
+
+/// The bit of a key length in [`Node::child_lens`] (lengths of 63 and more
+/// share the last bit).
+#[inline]
+fn len_bit(len: usize) -> u64 {
+    1u64 << len.min(63)
 }
 
 /// Segment trie of every path tested by some pattern. The children of all
@@ -118,6 +130,7 @@ impl PathTrie {
                     self.nodes.push(Node::new(node as u32));
                     *self.children.entry(node as u32, seg.as_bytes()) = id;
                     self.nodes[node].has_children = true;
+                    self.nodes[node].child_lens |= len_bit(seg.len());
                     id as usize
                 }
             };
@@ -140,7 +153,9 @@ impl PathTrie {
     fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
         // Trie segments never contain a dot, so a whole-key hit is final; a
         // dotted key can only be reached segment by segment.
-        if let Some(c) = self.child(node, key) {
+        if self.nodes[node as usize].child_lens & len_bit(key.len()) != 0
+            && let Some(c) = self.child(node, key)
+        {
             return Some(c);
         }
         if !has_dot(key) {
@@ -1093,6 +1108,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Keys are first checked against the lengths of the node's children
+    /// (lengths from 63 up share one bit): long keys, equal lengths with
+    /// other bytes, and dotted keys whose whole length matches no child.
+    #[test]
+    fn child_lengths_filter_only_impossible_keys() {
+        let mut t = PathTrie::default();
+        let long70 = "k".repeat(70);
+        let f70 = t.insert(&long70);
+        let f63 = t.insert(&"m".repeat(63));
+        let fx = t.insert("abcdefghi.j");
+        let ev = format!(
+            r#"{{"{long70}":1,"{}":2,"{}":3,"{}":4,"abcdefghi.j":5,"abcdefghi":{{"j":6}},"abcdefghX.j":7}}"#,
+            "k".repeat(80),
+            "m".repeat(63),
+            "n".repeat(63),
+        );
+        let got: Vec<(FieldId, String)> =
+            flat(&t, &ev).into_iter().map(|(f, v, _)| (f, v)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (f70, "Num(1.0)".to_string()),
+                (f63, "Num(3.0)".to_string()),
+                (fx, "Num(5.0)".to_string()),
+                (fx, "Num(6.0)".to_string()),
+            ]
+        );
     }
 
     #[test]
