@@ -76,22 +76,27 @@ impl Default for PathTrie {
     }
 }
 
-/// Does the key contain a `.`? (Eight bytes at a time; keys are short.)
-#[inline]
-fn has_dot(b: &[u8]) -> bool {
+/// Does the word hold a `.` byte?
+#[inline(always)]
+fn has_dot_word(w: u64) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    let x = w ^ DOTS;
+    x.wrapping_sub(LO) & !x & HI != 0
+}
+
+/// Does the key contain a `.`? (Eight bytes at a time; keys are short.)
+#[inline]
+fn has_dot(b: &[u8]) -> bool {
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        let x = tail_word(c) ^ DOTS;
-        if x.wrapping_sub(LO) & !x & HI != 0 {
+        if has_dot_word(tail_word(c)) {
             return true;
         }
     }
     // Padding bytes are zero, never '.'.
-    let x = tail_word(chunks.remainder()) ^ DOTS;
-    x.wrapping_sub(LO) & !x & HI != 0
+    has_dot_word(tail_word(chunks.remainder()))
 }
 
 impl PathTrie {
@@ -168,17 +173,17 @@ impl PathTrie {
         Some(n)
     }
 
-    /// [`PathTrie::step`] for a key of at most eight bytes whose zero-padded
-    /// word is `head`.
-    #[inline]
-    fn step_short(&self, node: u32, head: u64, key: &[u8]) -> Option<u32> {
-        if let Some(&c) = self.children.get_short(node, head, key.len()) {
+    /// [`PathTrie::step`] for a key shorter than eight bytes, given as its
+    /// zero-padded word `head` and length.
+    #[inline(always)]
+    fn step_short(&self, node: u32, head: u64, len: usize) -> Option<u32> {
+        if let Some(&c) = self.children.get_short(node, head, len) {
             return Some(c);
         }
-        if !key.contains(&b'.') {
+        if !has_dot_word(head) {
             return None;
         }
-        self.step(node, key)
+        self.step(node, &head.to_le_bytes()[..len])
     }
 
     #[inline]
@@ -211,7 +216,10 @@ pub(crate) struct FlatBufs {
     chain: Vec<ArrayPos>,
     sbuf: String,
     kbuf: String,
+    /// Open brackets of a skipped subtree.
     stack: Vec<u8>,
+    /// The containers enclosing the one being read.
+    frames: Vec<Frame>,
 }
 
 /// Something that can be flattened: JSON text or a parsed value.
@@ -237,26 +245,17 @@ impl Source for JsonSource<'_> {
         bufs: &mut FlatBufs,
     ) -> Result<(), EventError> {
         bufs.chain.clear();
-        bufs.stack.clear();
-        let mut w = JsonWalker {
-            s: self.0,
-            b: self.0.as_bytes(),
-            i: 0,
-            trie,
-            sink,
-            bufs,
-            arrays: 0,
-            depth: 0,
-        };
-        w.ws();
-        match w.peek() {
-            Some(b'{') => w.object(0)?,
-            Some(_) => w.skip_value()?,
+        bufs.frames.clear();
+        let b = self.0.as_bytes();
+        let i = skip_ws(b, 0);
+        let i = match b.get(i) {
+            Some(b'{') => read_object(self.0, i, trie, sink, bufs)?,
+            Some(_) => skip_value(b, i, &mut bufs.stack)?,
             None => return Err(EventError::new("empty input")),
-        }
-        w.ws();
-        if w.i != w.b.len() {
-            return Err(w.err("trailing characters after the JSON value"));
+        };
+        let i = skip_ws(b, i);
+        if i != b.len() {
+            return Err(error_at("trailing characters after the JSON value", i));
         }
         Ok(())
     }
@@ -390,7 +389,9 @@ fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
         i += 8;
     }
     if i + 8 > b.len() {
-        return b[i..]
+        // (`i` is past the end after a backslash that ends the text.)
+        return b
+            .get(i..)?
             .iter()
             .position(|&c| c == b'"' || c == b'\\')
             .map(|j| i + j);
@@ -479,397 +480,394 @@ fn parse_number(txt: &str) -> Option<f64> {
     txt.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
-struct JsonWalker<'a, 'b, S> {
-    s: &'a str,
-    b: &'a [u8],
-    i: usize,
-    trie: &'b PathTrie,
-    sink: &'b mut S,
-    bufs: &'b mut FlatBufs,
-    arrays: u32,
-    depth: u32,
+/// The container the reader is in, saved while it reads a nested one.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// Trie node of the object's keys, or of the array's elements.
+    node: u32,
+    in_array: bool,
 }
 
-impl<S: LeafSink> JsonWalker<'_, '_, S> {
-    fn err(&self, what: &str) -> EventError {
-        EventError::new(format!("{what} at byte {}", self.i))
-    }
+#[cold]
+fn error_at(what: &str, i: usize) -> EventError {
+    EventError::new(format!("{what} at byte {i}"))
+}
 
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+/// The first position at or after `i` that is not JSON whitespace. Events
+/// are usually compact JSON, so the common case is one comparison.
+#[inline(always)]
+fn skip_ws(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(&c) if c > b' ' => i,
+        _ => skip_ws_slow(b, i),
     }
+}
 
-    /// Skip whitespace. Events are usually compact JSON, so the common case
-    /// (the next byte is not whitespace) is one comparison.
-    #[inline(always)]
-    fn ws(&mut self) {
-        if let Some(&c) = self.b.get(self.i)
-            && c > b' '
-        {
-            return;
+#[inline(never)]
+fn skip_ws_slow(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// In a string whose body starts at `i`: the position of its closing quote
+/// and whether the body has escapes. An unterminated string gives the
+/// position its error reports (after the opening quote or the last escape).
+#[inline(always)]
+fn string_end(b: &[u8], mut i: usize) -> Result<(usize, bool), usize> {
+    let mut escaped = false;
+    loop {
+        match find_quote_or_backslash(b, i) {
+            Some(j) if b[j] == b'"' => return Ok((j, escaped)),
+            Some(j) => {
+                escaped = true;
+                i = j + 2;
+            }
+            None => return Err(i.min(b.len())),
         }
-        self.ws_slow();
     }
+}
 
-    #[inline(never)]
-    fn ws_slow(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
-            self.i += 1;
-        }
+/// [`string_end`] with the error made: at the opening quote at `i`, returns
+/// the body's range and whether it has escapes.
+#[inline(always)]
+fn string_span(b: &[u8], i: usize) -> Result<(usize, usize, bool), EventError> {
+    match string_end(b, i + 1) {
+        Ok((e, esc)) => Ok((i + 1, e, esc)),
+        Err(at) => Err(error_at("unterminated string", at)),
     }
+}
 
-    #[inline]
-    fn expect(&mut self, c: u8) -> Result<(), EventError> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(self.err(&format!("expected '{}'", c as char)))
-        }
+/// The end of the number starting at `i` (its text is checked only when it
+/// is parsed, i.e. when some pattern tests it).
+#[inline(always)]
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = b.get(i) {
+        i += 1;
     }
+    i
+}
 
-    /// At an opening quote: returns the body's byte range and whether it has escapes.
-    #[inline]
-    fn string_span(&mut self) -> Result<(usize, usize, bool), EventError> {
-        self.i += 1;
-        let start = self.i;
-        let mut escaped = false;
-        loop {
-            match find_quote_or_backslash(self.b, self.i) {
-                Some(j) if self.b[j] == b'"' => {
-                    self.i = j + 1;
-                    return Ok((start, j, escaped));
+/// After the literal `word` expected at `i`.
+#[inline]
+fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, EventError> {
+    if b[i..].starts_with(word) {
+        Ok(i + word.len())
+    } else {
+        Err(error_at("invalid literal", i))
+    }
+}
+
+/// Skip the value at `i` without decoding it (brackets and strings are
+/// checked); returns the position after it. `stack` holds the open brackets.
+#[inline(never)]
+fn skip_value(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Result<usize, EventError> {
+    match b.get(i) {
+        Some(b'"') => Ok(string_span(b, i)?.1 + 1),
+        Some(b'{' | b'[') => {
+            stack.clear();
+            loop {
+                match b.get(i) {
+                    Some(&c @ (b'{' | b'[')) => stack.push(c),
+                    Some(&c @ (b'}' | b']')) => {
+                        let open = if c == b'}' { b'{' } else { b'[' };
+                        if stack.pop() != Some(open) {
+                            return Err(error_at("mismatched bracket", i));
+                        }
+                        if stack.is_empty() {
+                            return Ok(i + 1);
+                        }
+                    }
+                    Some(b'"') => i = string_span(b, i)?.1,
+                    Some(_) => {}
+                    None => return Err(error_at("unexpected end of input", i)),
                 }
-                Some(j) => {
-                    escaped = true;
-                    self.i = j + 2;
-                }
-                None => return Err(self.err("unterminated string")),
+                i += 1;
             }
         }
+        Some(b't') => literal_end(b, i, b"true"),
+        Some(b'f') => literal_end(b, i, b"false"),
+        Some(b'n') => literal_end(b, i, b"null"),
+        Some(b'-' | b'0'..=b'9') => Ok(number_end(b, i)),
+        _ => Err(error_at("expected a value", i)),
     }
+}
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), EventError> {
-        if self.b[self.i..].starts_with(word) {
-            self.i += word.len();
-            Ok(())
-        } else {
-            Err(self.err("invalid literal"))
-        }
+/// A key at trie node `node` that is not a short one: find its end, unescape
+/// it if needed, look it up. At its opening quote `i`; returns the child and
+/// the position after the closing quote.
+#[inline(never)]
+fn long_key(
+    s: &str,
+    i: usize,
+    node: u32,
+    trie: &PathTrie,
+    kbuf: &mut String,
+) -> Result<(Option<u32>, usize), EventError> {
+    let (ks, ke, esc) = string_span(s.as_bytes(), i)?;
+    let child = if esc {
+        unescape(&s[ks..ke], kbuf)?;
+        trie.step(node, kbuf.as_bytes())
+    } else {
+        trie.step(node, &s.as_bytes()[ks..ke])
+    };
+    Ok((child, ke + 1))
+}
+
+/// Walk the object at `i` (its `{`) whose keys are looked up below the trie
+/// root; returns the position after its `}`.
+///
+/// One loop with the position, the current container and the array counter
+/// in locals (so they stay in registers across keys and values), and an
+/// explicit stack of the enclosing containers instead of recursion. Only
+/// containers on tested paths are entered; every other value is skipped
+/// (checked for brackets and strings only) by [`skip_value`].
+fn read_object<S: LeafSink>(
+    s: &str,
+    mut i: usize,
+    trie: &PathTrie,
+    sink: &mut S,
+    bufs: &mut FlatBufs,
+) -> Result<usize, EventError> {
+    let b = s.as_bytes();
+    let FlatBufs {
+        chain,
+        sbuf,
+        kbuf,
+        stack,
+        frames,
+    } = bufs;
+    // The current container.
+    let mut node = 0u32;
+    let mut in_array = false;
+    let mut arrays = 0u32;
+    i = skip_ws(b, i + 1);
+    let mut open = b.get(i) != Some(&b'}');
+    if !open {
+        return Ok(i + 1);
     }
-
-    #[inline]
-    fn number_span(&mut self) -> (usize, usize) {
-        // A local position: the walker's field is stored once, not per digit.
-        let start = self.i;
-        let mut i = start;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.b.get(i) {
-            i += 1;
-        }
-        self.i = i;
-        (start, i)
-    }
-
-    /// Skip one value without decoding it (brackets and strings are checked).
-    fn skip_value(&mut self) -> Result<(), EventError> {
-        match self.peek() {
-            Some(b'"') => {
-                self.string_span()?;
-            }
-            Some(b'{' | b'[') => {
-                let base = self.bufs.stack.len();
-                loop {
-                    match self.peek() {
-                        Some(c @ (b'{' | b'[')) => {
-                            self.bufs.stack.push(c);
-                            self.i += 1;
-                        }
-                        Some(c @ (b'}' | b']')) => {
-                            let open = if c == b'}' { b'{' } else { b'[' };
-                            if self.bufs.stack.pop() != Some(open) {
-                                return Err(self.err("mismatched bracket"));
-                            }
-                            self.i += 1;
-                            if self.bufs.stack.len() == base {
-                                return Ok(());
-                            }
-                        }
-                        Some(b'"') => {
-                            self.string_span()?;
-                        }
-                        Some(_) => self.i += 1,
-                        None => return Err(self.err("unexpected end of input")),
+    loop {
+        if open {
+            // At a member (after `{` or `,`) or an element (after `[` or `,`):
+            // the trie node of its value, if it is to be read.
+            let target = if in_array {
+                i = skip_ws(b, i);
+                Some(node)
+            } else {
+                // Events are usually compact: the punctuation is tried first
+                // and whitespace skipped only when it is not there.
+                if b.get(i) != Some(&b'"') {
+                    i = skip_ws(b, i);
+                    if b.get(i) != Some(&b'"') {
+                        return Err(error_at("expected a field name", i));
                     }
                 }
-            }
-            Some(b't') => self.literal(b"true")?,
-            Some(b'f') => self.literal(b"false")?,
-            Some(b'n') => self.literal(b"null")?,
-            Some(b'-' | b'0'..=b'9') => {
-                self.number_span();
-            }
-            _ => return Err(self.err("expected a value")),
-        }
-        Ok(())
-    }
-
-    /// At `{`: walk an object whose keys are looked up below trie node `node`.
-    fn object(&mut self, node: u32) -> Result<(), EventError> {
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            // Events are usually compact: the punctuation is tried first and
-            // whitespace skipped only when it is not there.
-            if self.peek() != Some(b'"') {
-                self.ws();
-                if self.peek() != Some(b'"') {
-                    return Err(self.err("expected a field name"));
+                let (child, after) = match short_key(b, i) {
+                    Some((head, len)) => (trie.step_short(node, head, len), i + len + 2),
+                    None => long_key(s, i, node, trie, kbuf)?,
+                };
+                i = after;
+                if b.get(i) == Some(&b':') {
+                    i += 1;
+                } else {
+                    i = skip_ws(b, i);
+                    if b.get(i) != Some(&b':') {
+                        return Err(error_at("expected ':'", i));
+                    }
+                    i += 1;
                 }
-            }
-            let child = if let Some((head, ks, len)) = self.short_key() {
-                self.trie.step_short(node, head, &self.b[ks..ks + len])
-            } else {
-                self.long_key(node)?
+                i = skip_ws(b, i);
+                child.filter(|&c| sink.wants(c))
             };
-            if !self.eat(b':') {
-                self.ws();
-                self.expect(b':')?;
-            }
-            self.ws();
-            // Strings and numbers (most values) are read here, without a call.
-            let next = self.peek();
-            match child {
-                Some(c) if self.sink.wants(c) => match next {
-                    Some(b'"') => self.string_value(c)?,
-                    Some(b'-' | b'0'..=b'9') => self.number_value(c)?,
-                    _ => self.value(c)?,
-                },
-                _ => match next {
-                    Some(b'"') => {
-                        self.string_span()?;
-                    }
-                    Some(b'-' | b'0'..=b'9') => {
-                        self.number_span();
-                    }
-                    _ => self.skip_value()?,
-                },
-            }
-            if self.eat(b',') {
-                continue;
-            }
-            if self.eat(b'}') {
-                return Ok(());
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
-            }
-        }
-    }
-
-    /// Consume `c` if it is the next byte.
-    #[inline(always)]
-    fn eat(&mut self, c: u8) -> bool {
-        if self.b.get(self.i) == Some(&c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// At the opening quote of a key: when the key is shorter than eight bytes
-    /// and has no escape (most keys), read it with one word load and return
-    /// (zero-padded word, start, length), positioned after the closing quote.
-    #[inline]
-    fn short_key(&mut self) -> Option<(u64, usize, usize)> {
-        const LO: u64 = 0x0101_0101_0101_0101;
-        const HI: u64 = 0x8080_8080_8080_8080;
-        const QUOTES: u64 = 0x2222_2222_2222_2222;
-        const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
-        let start = self.i + 1;
-        let bytes = self.b.get(start..start + 8)?;
-        let w = tail_word(bytes);
-        let q = w ^ QUOTES;
-        let sl = w ^ SLASHES;
-        // The lowest flagged byte is exact (borrows only flag bytes above it).
-        let hit = (q.wrapping_sub(LO) & !q & HI) | (sl.wrapping_sub(LO) & !sl & HI);
-        if hit == 0 {
-            return None;
-        }
-        let len = (hit.trailing_zeros() / 8) as usize;
-        if bytes[len] != b'"' {
-            return None;
-        }
-        let head = if len == 0 {
-            0
-        } else {
-            w & (u64::MAX >> (64 - 8 * len))
-        };
-        self.i = start + len + 1;
-        Some((head, start, len))
-    }
-
-    /// Any other key: find its end, unescape it if needed, look it up.
-    fn long_key(&mut self, node: u32) -> Result<Option<u32>, EventError> {
-        let (ks, ke, kesc) = self.string_span()?;
-        Ok(if kesc {
-            unescape(&self.s[ks..ke], &mut self.bufs.kbuf)?;
-            self.trie.step(node, self.bufs.kbuf.as_bytes())
-        } else {
-            self.trie.step(node, &self.b[ks..ke])
-        })
-    }
-
-    /// A value at trie node `node` (a tested path or a prefix of one).
-    fn value(&mut self, node: u32) -> Result<(), EventError> {
-        match self.peek() {
-            Some(b'{') => {
-                if self.trie.has_children(node) {
-                    self.depth += 1;
-                    if self.depth > MAX_DEPTH {
-                        return Err(self.err("event nesting is too deep"));
-                    }
-                    let r = self.object(node);
-                    self.depth -= 1;
-                    r?;
-                } else {
-                    self.skip_value()?;
-                }
-            }
-            Some(b'[') => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(self.err("event nesting is too deep"));
-                }
-                let id = self.arrays;
-                self.arrays += 1;
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                } else {
-                    let mut idx = 0u32;
-                    loop {
-                        self.ws();
-                        self.bufs.chain.push((id, idx));
-                        let r = if self.peek() == Some(b'"') {
-                            self.string_value(node)
+            // The value.
+            match (b.get(i), target) {
+                (Some(b'"'), _) => {
+                    let (vs, ve, esc) = string_span(b, i)?;
+                    if let Some(f) = target.and_then(|c| trie.field(c)) {
+                        if esc {
+                            unescape(&s[vs..ve], sbuf)?;
+                            sink.leaf(f, Val::Str(sbuf.as_str()), chain);
                         } else {
-                            self.value(node)
-                        };
-                        self.bufs.chain.pop();
-                        r?;
-                        idx += 1;
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        if self.eat(b']') {
-                            break;
-                        }
-                        self.ws();
-                        match self.peek() {
-                            Some(b',') => self.i += 1,
-                            Some(b']') => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return Err(self.err("expected ',' or ']'")),
+                            sink.leaf(f, Val::Str(&s[vs..ve]), chain);
                         }
                     }
+                    i = ve + 1;
                 }
-                self.depth -= 1;
+                (Some(b'-' | b'0'..=b'9'), _) => {
+                    let start = i;
+                    i = number_end(b, i);
+                    if let Some(f) = target.and_then(|c| trie.field(c)) {
+                        let x = parse_number(&s[start..i])
+                            .ok_or_else(|| error_at("invalid number", i))?;
+                        sink.leaf(f, Val::Num(x), chain);
+                    }
+                }
+                (Some(b'{'), Some(c)) if trie.has_children(c) => {
+                    if frames.len() >= MAX_DEPTH as usize {
+                        return Err(error_at("event nesting is too deep", i));
+                    }
+                    i = skip_ws(b, i + 1);
+                    if b.get(i) == Some(&b'}') {
+                        i += 1;
+                    } else {
+                        frames.push(Frame { node, in_array });
+                        node = c;
+                        in_array = false;
+                        continue;
+                    }
+                }
+                (Some(b'['), Some(c)) => {
+                    if frames.len() >= MAX_DEPTH as usize {
+                        return Err(error_at("event nesting is too deep", i));
+                    }
+                    let id = arrays;
+                    arrays += 1;
+                    i = skip_ws(b, i + 1);
+                    if b.get(i) == Some(&b']') {
+                        i += 1;
+                    } else {
+                        frames.push(Frame { node, in_array });
+                        chain.push((id, 0));
+                        node = c;
+                        in_array = true;
+                        continue;
+                    }
+                }
+                (Some(b't'), Some(c)) => {
+                    i = literal_end(b, i, b"true")?;
+                    emit(trie, sink, chain, c, Val::Bool(true));
+                }
+                (Some(b'f'), Some(c)) => {
+                    i = literal_end(b, i, b"false")?;
+                    emit(trie, sink, chain, c, Val::Bool(false));
+                }
+                (Some(b'n'), Some(c)) => {
+                    i = literal_end(b, i, b"null")?;
+                    emit(trie, sink, chain, c, Val::Null);
+                }
+                _ => i = skip_value(b, i, stack)?,
             }
-            Some(b'"') => self.string_value(node)?,
-            Some(b't') => {
-                self.literal(b"true")?;
-                self.emit(node, Val::Bool(true));
-            }
-            Some(b'f') => {
-                self.literal(b"false")?;
-                self.emit(node, Val::Bool(false));
-            }
-            Some(b'n') => {
-                self.literal(b"null")?;
-                self.emit(node, Val::Null);
-            }
-            Some(b'-' | b'0'..=b'9') => self.number_value(node)?,
-            _ => return Err(self.err("expected a value")),
         }
-        Ok(())
-    }
-
-    #[inline]
-    fn emit(&mut self, node: u32, val: Val<'_>) {
-        if let Some(f) = self.trie.field(node) {
-            self.sink.leaf(f, val, &self.bufs.chain);
+        // After a value (or a closed container): `,` or the closing bracket.
+        let close = if in_array { b']' } else { b'}' };
+        let mut c = b.get(i).copied();
+        if c != Some(b',') && c != Some(close) {
+            i = skip_ws(b, i);
+            c = b.get(i).copied();
         }
-    }
-
-    /// At the first character of a number at trie node `node`.
-    #[inline]
-    fn number_value(&mut self, node: u32) -> Result<(), EventError> {
-        let (s, e) = self.number_span();
-        if let Some(f) = self.trie.field(node) {
-            let x = parse_number(&self.s[s..e]).ok_or_else(|| self.err("invalid number"))?;
-            self.sink.leaf(f, Val::Num(x), &self.bufs.chain);
-        }
-        Ok(())
-    }
-
-    /// At the opening quote of a string value at trie node `node`.
-    #[inline]
-    fn string_value(&mut self, node: u32) -> Result<(), EventError> {
-        let (s, e, esc) = self.string_span()?;
-        if let Some(f) = self.trie.field(node) {
-            if esc {
-                unescape(&self.s[s..e], &mut self.bufs.sbuf)?;
-                self.sink
-                    .leaf(f, Val::Str(&self.bufs.sbuf), &self.bufs.chain);
+        i += 1;
+        if c == Some(b',') {
+            if in_array && let Some(last) = chain.last_mut() {
+                last.1 += 1;
+            }
+            open = true;
+        } else if c == Some(close) {
+            if in_array {
+                chain.pop();
+            }
+            let Some(up) = frames.pop() else {
+                return Ok(i);
+            };
+            node = up.node;
+            in_array = up.in_array;
+            open = false;
+        } else {
+            let what = if in_array {
+                "expected ',' or ']'"
             } else {
-                self.sink.leaf(f, Val::Str(&self.s[s..e]), &self.bufs.chain);
-            }
+                "expected ',' or '}'"
+            };
+            return Err(error_at(what, i - 1));
         }
-        Ok(())
     }
+}
+
+/// Report a literal at trie node `node` if it is a tested field.
+#[inline]
+fn emit<S: LeafSink>(trie: &PathTrie, sink: &mut S, chain: &[ArrayPos], node: u32, val: Val<'_>) {
+    if let Some(f) = trie.field(node) {
+        sink.leaf(f, val, chain);
+    }
+}
+
+/// At the opening quote `i` of a key: when the key is shorter than eight
+/// bytes and has no escape (most keys), read it with one word load and return
+/// (zero-padded word, length).
+#[inline(always)]
+fn short_key(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let w = word_at_checked(b, i + 1)?;
+    let hit = quote_or_backslash(w);
+    // The lowest flagged byte is exact (borrows only flag bytes above it).
+    let len = (hit.trailing_zeros() / 8) as usize;
+    if hit == 0 || (w >> (8 * len)) as u8 != b'"' {
+        return None;
+    }
+    Some((w & !(u64::MAX << (8 * len)), len))
+}
+
+/// The eight bytes at `i` as a little-endian word, if there are eight.
+#[inline(always)]
+fn word_at_checked(b: &[u8], i: usize) -> Option<u64> {
+    let bytes = b.get(i..i + 8)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(bytes);
+    Some(u64::from_le_bytes(w))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    type Leaf = (FieldId, String, Vec<ArrayPos>);
+
+    /// Every leaf with its whole array chain.
     #[derive(Default)]
-    struct Collect(Vec<(FieldId, String, usize)>);
+    struct Collect(Vec<Leaf>);
 
     impl LeafSink for Collect {
         fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
-            self.0.push((field, format!("{val:?}"), chain.len()));
+            self.0.push((field, format!("{val:?}"), chain.to_vec()));
         }
     }
 
-    fn flat(trie: &PathTrie, ev: &str) -> Vec<(FieldId, String, usize)> {
+    /// The leaves of the text walk alone.
+    fn text_leaves(trie: &PathTrie, ev: &str) -> Vec<Leaf> {
         let mut c = Collect::default();
-        let mut bufs = FlatBufs::default();
         JsonSource(ev)
-            .walk(trie, &mut c, &mut bufs)
+            .walk(trie, &mut c, &mut FlatBufs::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        let v: Value = serde_json::from_str(ev).unwrap_or_else(|e| panic!("{e}"));
-        let mut c2 = Collect::default();
-        ValueSource(&v)
-            .walk(trie, &mut c2, &mut bufs)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.0, c2.0, "text and value walks differ for {ev}");
         c.0
+    }
+
+    /// The leaves of the text walk with their whole array chains, checked
+    /// against the parsed-value walk.
+    fn flat_chains(trie: &PathTrie, ev: &str) -> Vec<Leaf> {
+        let leaves = text_leaves(trie, ev);
+        let v: Value = serde_json::from_str(ev).unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Collect::default();
+        ValueSource(&v)
+            .walk(trie, &mut c, &mut FlatBufs::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(leaves, c.0, "text and value walks differ for {ev}");
+        leaves
+    }
+
+    /// [`flat_chains`] with the chains' lengths only.
+    fn flat(trie: &PathTrie, ev: &str) -> Vec<(FieldId, String, usize)> {
+        flat_chains(trie, ev)
+            .into_iter()
+            .map(|(f, v, chain)| (f, v, chain.len()))
+            .collect()
+    }
+
+    /// The reason of the text walk's error.
+    fn walk_error(trie: &PathTrie, ev: &str) -> String {
+        let mut c = Collect::default();
+        match JsonSource(ev).walk(trie, &mut c, &mut FlatBufs::default()) {
+            Ok(()) => panic!("no error for {ev}"),
+            Err(e) => e.reason().to_string(),
+        }
     }
 
     #[test]
@@ -1137,6 +1135,178 @@ mod tests {
                 (fx, "Num(6.0)".to_string()),
             ]
         );
+    }
+
+    /// Each error of the reader and the position it reports, in tested and
+    /// skipped subtrees, in objects and arrays.
+    #[test]
+    fn error_positions() {
+        let mut t = PathTrie::default();
+        t.insert("a");
+        t.insert("o.k");
+        for (ev, want) in [
+            ("", "empty input"),
+            (" \n", "empty input"),
+            ("{", "expected a field name at byte 1"),
+            ("{ ", "expected a field name at byte 2"),
+            ("{1:2}", "expected a field name at byte 1"),
+            (r#"{"a":1,}"#, "expected a field name at byte 7"),
+            (r#"{"a":1, }"#, "expected a field name at byte 8"),
+            (r#"{"a" 1}"#, "expected ':' at byte 5"),
+            (r#"{"a""#, "expected ':' at byte 4"),
+            (r#"{"a":}"#, "expected a value at byte 5"),
+            (r#"{"a":"#, "expected a value at byte 5"),
+            (r#"{"z":}"#, "expected a value at byte 5"),
+            (r#"{"a":[1,]}"#, "expected a value at byte 8"),
+            (r#"{"a":1 "b":2}"#, "expected ',' or '}' at byte 7"),
+            (r#"{"a":1"#, "expected ',' or '}' at byte 6"),
+            (r#"{"o":{"k":1]"#, "expected ',' or '}' at byte 11"),
+            (r#"{"a":[1 2]}"#, "expected ',' or ']' at byte 8"),
+            (r#"{"a":[1}"#, "expected ',' or ']' at byte 7"),
+            (r#"{"a":[[1],{"k":2}}"#, "expected ',' or ']' at byte 17"),
+            (r#"{"a":"x}"#, "unterminated string at byte 6"),
+            (r#"{"z":"x}"#, "unterminated string at byte 6"),
+            (r#"{"a":"x\"y}"#, "unterminated string at byte 9"),
+            (r#"{"abc"#, "unterminated string at byte 2"),
+            // A backslash ending the text (the reader used to panic here).
+            (r#"{"a":"\"#, "unterminated string at byte 7"),
+            (r#"{"z":"\"#, "unterminated string at byte 7"),
+            (r#"{"a\"#, "unterminated string at byte 4"),
+            (r#"{"a":-}"#, "invalid number at byte 6"),
+            (r#"{"a":[1,2e]}"#, "invalid number at byte 10"),
+            (r#"{"a":tru}"#, "invalid literal at byte 5"),
+            (r#"{"a":[nul]}"#, "invalid literal at byte 6"),
+            (r#"{"z":fals}"#, "invalid literal at byte 5"),
+            (r#"{"z":{"x":[}]}}"#, "mismatched bracket at byte 11"),
+            (r#"{"o":{"q":[1,2}}"#, "mismatched bracket at byte 14"),
+            (r#"{"z":[1,2"#, "unexpected end of input at byte 9"),
+            ("{} x", "trailing characters after the JSON value at byte 3"),
+            (
+                "[1] ]",
+                "trailing characters after the JSON value at byte 4",
+            ),
+            (r#"{"a":"\q"}"#, "invalid escape in string"),
+            (r#"{"a\q":1}"#, "invalid escape in string"),
+            (r#"{"a":["\u12"]}"#, "invalid escape in string"),
+        ] {
+            assert_eq!(walk_error(&t, ev), want, "{ev}");
+        }
+    }
+
+    /// Arrays and objects on tested paths are entered up to 512 levels (the
+    /// root object not counted), empty ones included; skipped subtrees have
+    /// no limit. (The parsed-value walk is not compared: serde_json stops
+    /// at 128 levels.)
+    #[test]
+    fn nesting_limit() {
+        let mut t = PathTrie::default();
+        let a = t.insert("a");
+        t.insert(&["o"; 600].join("."));
+        let arrays =
+            |n: usize, inner: &str| format!(r#"{{"a":{}{inner}{}}}"#, "[".repeat(n), "]".repeat(n));
+        let chain: Vec<ArrayPos> = (0..512).map(|id| (id, 0)).collect();
+        assert_eq!(
+            text_leaves(&t, &arrays(512, "1")),
+            vec![(a, "Num(1.0)".to_string(), chain)]
+        );
+        let too_deep = "event nesting is too deep at byte 517";
+        assert_eq!(walk_error(&t, &arrays(513, "1")), too_deep);
+        assert_eq!(walk_error(&t, &arrays(512, "[]")), too_deep);
+        let objects =
+            |n: usize, inner: &str| format!("{}{inner}{}", r#"{"o":"#.repeat(n), "}".repeat(n));
+        assert_eq!(text_leaves(&t, &objects(513, "1")), vec![]);
+        let too_deep = "event nesting is too deep at byte 2565";
+        assert_eq!(walk_error(&t, &objects(514, "1")), too_deep);
+        assert_eq!(walk_error(&t, &objects(513, "{}")), too_deep);
+        let mut t2 = PathTrie::default();
+        let deep2 = t2.insert(&["o"; 100].join("."));
+        assert_eq!(
+            flat(&t2, &objects(100, "7")),
+            vec![(deep2, "Num(7.0)".to_string(), 0)]
+        );
+        let skipped = format!(r#"{{"z":{}{}}}"#, "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(text_leaves(&t, &skipped), vec![]);
+    }
+
+    /// Array ids and element indexes: every array on a tested path gets the
+    /// next id (empty ones too), and elements count from zero, also past
+    /// skipped elements and nested containers.
+    #[test]
+    fn array_chains() {
+        let mut t = PathTrie::default();
+        let a = t.insert("a");
+        let k = t.insert("a.k");
+        let got = flat_chains(
+            &t,
+            r#"{"a":[[],[1,"x"],{"k":[true,null]},{"z":[1]},false],"b":[1],"c":{"a":[2]}}"#,
+        );
+        let want: Vec<Leaf> = vec![
+            (a, "Num(1.0)".to_string(), vec![(0, 1), (2, 0)]),
+            (a, "Str(\"x\")".to_string(), vec![(0, 1), (2, 1)]),
+            (k, "Bool(true)".to_string(), vec![(0, 2), (3, 0)]),
+            (k, "Null".to_string(), vec![(0, 2), (3, 1)]),
+            (a, "Bool(false)".to_string(), vec![(0, 4)]),
+        ];
+        assert_eq!(got, want);
+        // Whitespace between elements and inside empty arrays.
+        let spaced = text_leaves(
+            &t,
+            "{ \"a\" : [ [ ] , [ 1 , \"x\" ] , { \"k\" : [ true , null ] } , { \"z\" : [ 1 ] } , false ] }",
+        );
+        assert_eq!(spaced, want);
+    }
+
+    /// From text every occurrence of a duplicate key is seen; escaped keys
+    /// (dotted ones included) and escaped values are decoded.
+    #[test]
+    fn duplicate_and_escaped_keys() {
+        let mut t = PathTrie::default();
+        let a = t.insert("a");
+        let ab = t.insert("a.b");
+        let long = t.insert("long key.x");
+        let got = text_leaves(
+            &t,
+            r#"{"a":1,"a":"t\u00e9\n","\u0061":2,"a\u002eb":3,"a":{"b":4,"\u0062":5},"lon\u0067 key":{"x":6},"long key.x":7}"#,
+        );
+        let want: Vec<Leaf> = vec![
+            (a, "Num(1.0)".to_string(), vec![]),
+            (a, "Str(\"té\\n\")".to_string(), vec![]),
+            (a, "Num(2.0)".to_string(), vec![]),
+            (ab, "Num(3.0)".to_string(), vec![]),
+            (ab, "Num(4.0)".to_string(), vec![]),
+            (ab, "Num(5.0)".to_string(), vec![]),
+            (long, "Num(6.0)".to_string(), vec![]),
+            (long, "Num(7.0)".to_string(), vec![]),
+        ];
+        assert_eq!(got, want);
+    }
+
+    /// A sink that wants only some nodes: other subtrees are skipped (their
+    /// numbers are not even parsed), wanted ones read as usual.
+    #[test]
+    fn unwanted_subtrees_are_skipped() {
+        struct Only(u32, Collect);
+        impl LeafSink for Only {
+            fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
+                self.1.leaf(field, val, chain);
+            }
+            fn wants(&self, node: u32) -> bool {
+                node == self.0
+            }
+        }
+        let mut t = PathTrie::default();
+        t.insert("a");
+        let b = t.insert("b");
+        let node_b = t.child(0, b"b").unwrap_or(u32::MAX);
+        let mut sink = Only(node_b, Collect::default());
+        JsonSource(r#"{"a":-,"b":[1,{"c":2}],"a":[{"x":--}],"b":"y"}"#)
+            .walk(&t, &mut sink, &mut FlatBufs::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let want: Vec<Leaf> = vec![
+            (b, "Num(1.0)".to_string(), vec![(0, 0)]),
+            (b, "Str(\"y\")".to_string(), vec![]),
+        ];
+        assert_eq!(sink.1.0, want);
     }
 
     #[test]
