@@ -186,6 +186,24 @@ impl PathTrie {
         self.step(node, &head.to_le_bytes()[..len])
     }
 
+    /// [`PathTrie::step`] for a key of eight to fifteen bytes, given as its
+    /// first word, the zero-padded word of the rest and its length.
+    #[inline]
+    fn step_medium(&self, node: u32, head: u64, tail: u64, len: usize) -> Option<u32> {
+        if self.nodes[node as usize].child_lens & len_bit(len) != 0
+            && let Some(&c) = self.children.get_medium(node, head, tail, len)
+        {
+            return Some(c);
+        }
+        if !has_dot_word(head) && !has_dot_word(tail) {
+            return None;
+        }
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&head.to_le_bytes());
+        key[8..].copy_from_slice(&tail.to_le_bytes());
+        self.step(node, &key[..len])
+    }
+
     #[inline]
     fn has_children(&self, node: u32) -> bool {
         self.nodes[node as usize].has_children
@@ -605,12 +623,24 @@ fn long_key(
     trie: &PathTrie,
     kbuf: &mut String,
 ) -> Result<(Option<u32>, usize), EventError> {
-    let (ks, ke, esc) = string_span(s.as_bytes(), i)?;
+    // Keys of eight to fifteen bytes without escapes (`detail-type`,
+    // `resources`, `instance-id`...): two word loads, no search for the end.
+    let b = s.as_bytes();
+    if let (Some(head), Some(w)) = (word_at_checked(b, i + 1), word_at_checked(b, i + 9)) {
+        let hit = quote_or_backslash(w);
+        // (The lowest flagged byte is exact.)
+        let len = (hit.trailing_zeros() / 8) as usize;
+        if quote_or_backslash(head) == 0 && hit != 0 && (w >> (8 * len)) as u8 == b'"' {
+            let tail = w & !(u64::MAX << (8 * len));
+            return Ok((trie.step_medium(node, head, tail, 8 + len), i + 8 + len + 2));
+        }
+    }
+    let (ks, ke, esc) = string_span(b, i)?;
     let child = if esc {
         unescape(&s[ks..ke], kbuf)?;
         trie.step(node, kbuf.as_bytes())
     } else {
-        trie.step(node, &s.as_bytes()[ks..ke])
+        trie.step(node, &b[ks..ke])
     };
     Ok((child, ke + 1))
 }
@@ -1307,6 +1337,39 @@ mod tests {
             (b, "Str(\"y\")".to_string(), vec![]),
         ];
         assert_eq!(sink.1.0, want);
+    }
+
+    /// Keys of eight to fifteen bytes are read with two word loads when
+    /// sixteen bytes follow the opening quote and the first word has no
+    /// quote or backslash; otherwise by the general path.
+    #[test]
+    fn medium_keys() {
+        let mut t = PathTrie::default();
+        let k8 = t.insert("abcdefgh");
+        let k11 = t.insert("abcdefghijk");
+        let q = t.insert("abcdefg\"hij");
+        let dotted = t.insert("abcd.efghijk");
+        let got: Vec<(FieldId, String)> = text_leaves(
+            &t,
+            r#"{"abcdefgh":1,"abcdefghijk":2,"abcdefg\"hij":3,"abcd.efghijk":4,"abcd":{"efghijk":5},"abcdefghij\u006b":6,"abcdefghijkl":-1,"abcdefghij":-1,"abcdefgh":7,"abcdefghijk":8}"#,
+        )
+        .into_iter()
+        .map(|(f, v, _)| (f, v))
+        .collect();
+        let want: Vec<(FieldId, String)> = [
+            (k8, 1),
+            (k11, 2),
+            (q, 3),
+            (dotted, 4),
+            (dotted, 5),
+            (k11, 6),
+            (k8, 7),
+            (k11, 8),
+        ]
+        .into_iter()
+        .map(|(f, n)| (f, format!("Num({n}.0)")))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -327,6 +327,26 @@ impl<V> FlatTable<V> {
             .map(|i| &self.slots[i].val)
     }
 
+    /// [`FlatTable::get`] for a key of eight to fifteen bytes, given as its
+    /// first word `head`, the zero-padded word of the rest `tail`, and its
+    /// length (the hash is [`key_hash`]'s, without a loop).
+    #[inline]
+    pub(crate) fn get_medium(&self, tag: u32, head: u64, tail: u64, len: usize) -> Option<&V> {
+        debug_assert!((8..16).contains(&len));
+        let mut h = FxHasher::default();
+        h.add(head);
+        if len > 8 {
+            h.add(tail);
+        }
+        h.add(len as u64);
+        let hash = mix(h.finish(), tag);
+        self.find(hash, tag, len, |s| {
+            let start = s.start as usize;
+            s.head == head && (len == 8 || tail_word(&self.arena[start + 8..start + len]) == tail)
+        })
+        .map(|i| &self.slots[i].val)
+    }
+
     /// Look up an ASCII key case-insensitively (keys are stored lower-cased).
     #[inline]
     pub(crate) fn get_ascii_lower(&self, tag: u32, key: &[u8]) -> Option<&V> {
@@ -374,6 +394,17 @@ mod tests {
         assert_eq!(m.get_short(7, tail_word(b"k1x"), 3), Some(&2));
         assert_eq!(m.get_short(8, tail_word(b"k1x"), 3), Some(&1001));
         assert_eq!(m.get_short(7, tail_word(b"k1"), 2), None);
+        for k in keys.iter().filter(|k| (8..16).contains(&k.len())) {
+            let (head, rest) = k.as_bytes().split_at(8);
+            let (head, tail) = (tail_word(head), tail_word(rest));
+            assert_eq!(
+                m.get_medium(7, head, tail, k.len()),
+                m.get(7, k.as_bytes()),
+                "{k}"
+            );
+            assert!(m.get_medium(7, head, tail ^ 1, k.len()).is_none() || k.len() == 8);
+            assert!(m.get_medium(9, head, tail, k.len()).is_none());
+        }
         assert_eq!(m.get(7, b""), Some(&5000));
         assert_eq!(m.get(8, b""), None);
         assert!(FlatTable::<u32>::default().get(0, b"a").is_none());
