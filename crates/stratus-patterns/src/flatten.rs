@@ -60,6 +60,9 @@ fn len_bit(len: usize) -> u64 {
 pub(crate) struct PathTrie {
     nodes: Vec<Node>,
     children: FlatTable<u32>,
+    /// The children whose segment is shorter than eight bytes (most event
+    /// keys) again, in a table with a cheaper hash than `children`'s.
+    short: ShortChildren,
     fields: u32,
     /// The node of each field.
     field_nodes: Vec<u32>,
@@ -70,8 +73,98 @@ impl Default for PathTrie {
         Self {
             nodes: vec![Node::new(0)],
             children: FlatTable::default(),
+            short: ShortChildren::default(),
             fields: 0,
             field_nodes: Vec::new(),
+        }
+    }
+}
+
+/// Children of trie nodes by segments shorter than eight bytes: an
+/// open-addressing table keyed by (node, zero-padded segment word, length)
+/// whose hash is one multiplication.
+#[derive(Debug, Clone)]
+struct ShortChildren {
+    slots: Vec<ShortSlot>,
+    len: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ShortSlot {
+    head: u64,
+    /// `node << 32 | length`, or `u64::MAX` when empty.
+    tag: u64,
+    child: u32,
+}
+
+const EMPTY_SHORT: ShortSlot = ShortSlot {
+    head: 0,
+    tag: u64::MAX,
+    child: 0,
+};
+
+impl Default for ShortChildren {
+    fn default() -> Self {
+        Self {
+            slots: vec![EMPTY_SHORT; 16],
+            len: 0,
+        }
+    }
+}
+
+impl ShortChildren {
+    #[inline(always)]
+    fn tag(node: u32, len: usize) -> u64 {
+        (u64::from(node) << 32) | len as u64
+    }
+
+    /// First slot to probe (the table's size is a power of two).
+    #[inline(always)]
+    fn home(&self, head: u64, tag: u64) -> usize {
+        let h =
+            (head ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0x517C_C1B7_2722_0A95);
+        (h >> 40) as usize & (self.slots.len() - 1)
+    }
+
+    fn insert(&mut self, node: u32, head: u64, len: usize, child: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let size = self.slots.len() * 2;
+            let old = std::mem::replace(&mut self.slots, vec![EMPTY_SHORT; size]);
+            for s in old.into_iter().filter(|s| s.tag != u64::MAX) {
+                self.place(s);
+            }
+        }
+        self.place(ShortSlot {
+            head,
+            tag: Self::tag(node, len),
+            child,
+        });
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: ShortSlot) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(slot.head, slot.tag);
+        while self.slots[at].tag != u64::MAX {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    #[inline(always)]
+    fn get(&self, node: u32, head: u64, len: usize) -> Option<u32> {
+        let tag = Self::tag(node, len);
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(head, tag);
+        loop {
+            let s = self.slots.get(at)?;
+            if s.head == head && s.tag == tag {
+                return Some(s.child);
+            }
+            if s.tag == u64::MAX {
+                return None;
+            }
+            at = (at + 1) & mask;
         }
     }
 }
@@ -134,6 +227,10 @@ impl PathTrie {
                     let id = self.nodes.len() as u32;
                     self.nodes.push(Node::new(node as u32));
                     *self.children.entry(node as u32, seg.as_bytes()) = id;
+                    if seg.len() < 8 {
+                        self.short
+                            .insert(node as u32, tail_word(seg.as_bytes()), seg.len(), id);
+                    }
                     self.nodes[node].has_children = true;
                     self.nodes[node].child_lens |= len_bit(seg.len());
                     id as usize
@@ -177,7 +274,7 @@ impl PathTrie {
     /// zero-padded word `head` and length.
     #[inline(always)]
     fn step_short(&self, node: u32, head: u64, len: usize) -> Option<u32> {
-        if let Some(&c) = self.children.get_short(node, head, len) {
+        if let Some(c) = self.short.get(node, head, len) {
             return Some(c);
         }
         if !has_dot_word(head) {
@@ -1370,6 +1467,37 @@ mod tests {
         .map(|(f, n)| (f, format!("Num({n}.0)")))
         .collect();
         assert_eq!(got, want);
+    }
+
+    /// The short-segment table grows and tells (node, segment, length)
+    /// apart: a zero byte inside a segment is not padding.
+    #[test]
+    fn short_children_table() {
+        let mut s = ShortChildren::default();
+        let mut n = 0u32;
+        for node in 0..50u32 {
+            for len in 0..8 {
+                let seg: Vec<u8> = (0..len)
+                    .map(|k| b'a' + ((node as usize + k) % 26) as u8)
+                    .collect();
+                s.insert(node, tail_word(&seg), len, n);
+                n += 1;
+            }
+        }
+        let mut n = 0u32;
+        for node in 0..50u32 {
+            for len in 0..8 {
+                let seg: Vec<u8> = (0..len)
+                    .map(|k| b'a' + ((node as usize + k) % 26) as u8)
+                    .collect();
+                assert_eq!(s.get(node, tail_word(&seg), len), Some(n));
+                assert_eq!(s.get(node + 50, tail_word(&seg), len), None);
+                if len < 7 {
+                    assert_eq!(s.get(node, tail_word(&seg), len + 1), None);
+                }
+                n += 1;
+            }
+        }
     }
 
     #[test]

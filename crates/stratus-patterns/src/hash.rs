@@ -315,18 +315,6 @@ impl<V> FlatTable<V> {
             .map(|i| &self.slots[i].val)
     }
 
-    /// [`FlatTable::get`] for a key of at most eight bytes, given as its
-    /// zero-padded word and length.
-    #[inline]
-    pub(crate) fn get_short(&self, tag: u32, head: u64, len: usize) -> Option<&V> {
-        let mut h = FxHasher::default();
-        h.add(head);
-        h.add(len as u64);
-        let hash = mix(h.finish(), tag);
-        self.find(hash, tag, len, |s| s.head == head)
-            .map(|i| &self.slots[i].val)
-    }
-
     /// [`FlatTable::get`] for a key of eight to fifteen bytes, given as its
     /// first word `head`, the zero-padded word of the rest `tail`, and its
     /// length (the hash is [`key_hash`]'s, without a loop).
@@ -391,9 +379,6 @@ mod tests {
             assert_eq!(m.get(9, k.as_bytes()), None);
         }
         assert_eq!(m.get(7, b"k"), None);
-        assert_eq!(m.get_short(7, tail_word(b"k1x"), 3), Some(&2));
-        assert_eq!(m.get_short(8, tail_word(b"k1x"), 3), Some(&1001));
-        assert_eq!(m.get_short(7, tail_word(b"k1"), 2), None);
         for k in keys.iter().filter(|k| (8..16).contains(&k.len())) {
             let (head, rest) = k.as_bytes().split_at(8);
             let (head, tail) = (tail_word(head), tail_word(rest));
