@@ -721,18 +721,7 @@ fn long_key(
     trie: &PathTrie,
     kbuf: &mut String,
 ) -> Result<(Option<u32>, usize), EventError> {
-    // Keys of eight to fifteen bytes without escapes (`detail-type`,
-    // `resources`, `instance-id`...): two word loads, no search for the end.
     let b = s.as_bytes();
-    if let (Some(head), Some(w)) = (word_at_checked(b, i + 1), word_at_checked(b, i + 9)) {
-        let hit = quote_or_backslash(w);
-        // (The lowest flagged byte is exact.)
-        let len = (hit.trailing_zeros() / 8) as usize;
-        if quote_or_backslash(head) == 0 && hit != 0 && (w >> (8 * len)) as u8 == b'"' {
-            let tail = w & !(u64::MAX << (8 * len));
-            return Ok((trie.step_medium(node, head, tail, 8 + len), i + 8 + len + 2));
-        }
-    }
     let (ks, ke, esc) = string_span(b, i)?;
     let child = if esc {
         unescape(&s[ks..ke], kbuf)?;
@@ -793,7 +782,12 @@ fn read_object<S: LeafSink>(
                 }
                 let (child, after) = match short_key(b, i) {
                     Some((head, len)) => (trie.step_short(node, head, len), i + len + 2),
-                    None => long_key(s, i, node, trie, kbuf)?,
+                    None => match medium_key(b, i) {
+                        Some((head, tail, len)) => {
+                            (trie.step_medium(node, head, tail, len), i + len + 2)
+                        }
+                        None => long_key(s, i, node, trie, kbuf)?,
+                    },
                 };
                 i = after;
                 if b.get(i) == Some(&b':') {
@@ -932,6 +926,23 @@ fn short_key(b: &[u8], i: usize) -> Option<(u64, usize)> {
         return None;
     }
     Some((w & !(u64::MAX << (8 * len)), len))
+}
+
+/// At the opening quote `i` of a key that is not a short one: when it has
+/// eight to fifteen bytes and no escape (`detail-type`, `resources`,
+/// `instance-id`...), read it with two word loads and return (first word,
+/// zero-padded word of the rest, length).
+#[inline(always)]
+fn medium_key(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
+    let head = word_at_checked(b, i + 1)?;
+    let w = word_at_checked(b, i + 9)?;
+    let hit = quote_or_backslash(w);
+    // (The lowest flagged byte is exact.)
+    let len = (hit.trailing_zeros() / 8) as usize;
+    if quote_or_backslash(head) != 0 || hit == 0 || (w >> (8 * len)) as u8 != b'"' {
+        return None;
+    }
+    Some((head, w & !(u64::MAX << (8 * len)), 8 + len))
 }
 
 /// The eight bytes at `i` as a little-endian word, if there are eight.
