@@ -16,9 +16,10 @@
 //! 2. Each branch with indexed positive tests is filed under one of them, its
 //!    *anchor* (the one shared by the fewest branches), and is looked at only
 //!    when its anchor was hit; its other tests' marks then give its 64-bit hit
-//!    mask. Non-indexed tests (and `exists: true` next to another indexed
-//!    test) are evaluated only for branches whose indexed tests all hit (a
-//!    branch made of non-indexed tests only is always evaluated).
+//!    mask (a branch is not anchored by an `exists: true` test when it has
+//!    an indexed value test). Non-indexed tests are evaluated only for
+//!    branches whose indexed tests all hit (a branch made of non-indexed
+//!    tests only is always evaluated).
 //!    Typical rules carry an exact `source` or `detail-type`, so this step only
 //!    sees the few rules that could still match.
 //! 3. A branch matches when all its positive tests hit and its
@@ -245,6 +246,9 @@ pub(crate) struct Index {
     /// Test ids by (field, operators), and how many branches use each.
     test_ids: FxMap<String, TestId>,
     test_uses: Vec<u32>,
+    /// Per test: it is `exists: true` alone (hit by any leaf of its field,
+    /// so a poor anchor: see [`Index::anchors`]).
+    test_any: Vec<bool>,
     /// Registered tests of all branches (see [`SubHot::tstart`]).
     btests: Vec<BTest>,
     /// Computed at the first evaluation after a change.
@@ -502,17 +506,6 @@ impl Index {
                 absent: Vec::new(),
                 conds: Vec::with_capacity(branch.len()),
             };
-            // `exists: true` next to another indexed positive test is checked in
-            // step 2 (one look at the kept leaves) instead of touching every
-            // such branch for every event that has the field.
-            let exists_only = |c: &crate::parse::Condition| {
-                c.matchers.iter().all(|m| *m == Matcher::Exists(true))
-            };
-            let other_gate = branch.iter().any(|c| {
-                !exists_only(c)
-                    && !c.matchers.contains(&Matcher::Exists(false))
-                    && c.matchers.iter().all(is_indexed)
-            });
             let dstart = self.deferred.len();
             let tstart = self.btests.len();
             for (bit, cond) in branch.iter().enumerate() {
@@ -536,12 +529,10 @@ impl Index {
                 // Operators the maps answer are registered; the others are
                 // evaluated in step 2, only for branches whose indexed
                 // positive tests all hit.
-                let defer_exists = other_gate && exists_only(cond);
-                let registered = !defer_exists
-                    && cond
-                        .matchers
-                        .iter()
-                        .any(|m| is_indexed(m) && *m != Matcher::Exists(false));
+                let registered = cond
+                    .matchers
+                    .iter()
+                    .any(|m| is_indexed(m) && *m != Matcher::Exists(false));
                 if registered {
                     let tid = self.test_id(field, &cond.matchers);
                     self.test_uses[tid as usize] += 1;
@@ -553,7 +544,7 @@ impl Index {
                 let slow: Vec<Matcher> = cond
                     .matchers
                     .iter()
-                    .filter(|m| defer_exists || !is_indexed(m))
+                    .filter(|m| !is_indexed(m))
                     .cloned()
                     .collect();
                 if slow.is_empty() {
@@ -614,6 +605,8 @@ impl Index {
         let t = self.test_uses.len() as TestId;
         self.test_ids.insert(key, t);
         self.test_uses.push(0);
+        self.test_any
+            .push(matchers.iter().all(|m| *m == Matcher::Exists(true)));
         for m in matchers {
             self.fields[field as usize].add(&mut self.values, field, m, t);
         }
@@ -636,7 +629,11 @@ impl Index {
                         .filter(|b| b.mask & h.gate != 0)
                         .map(|b| b.tid)
                         .collect();
-                    gates.sort_by_key(|&t| (self.test_uses[t as usize], t));
+                    // `exists: true` alone is hit by every event that has
+                    // the field, whatever its value: a value test first.
+                    gates.sort_by_key(|&t| {
+                        (self.test_any[t as usize], self.test_uses[t as usize], t)
+                    });
                     let t = *gates.first()?;
                     start[t as usize + 1] += 1;
                     Some((t, gates.get(1).copied().unwrap_or(NIL)))

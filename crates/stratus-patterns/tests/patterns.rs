@@ -875,3 +875,72 @@ fn rule_set_shared_tests_and_anchors() {
     );
     assert_eq!(m(&rs, r#"{"source": "s", "x": 9}"#), vec!["src"]);
 }
+
+/// `exists: true` next to indexed value tests is an ordinary indexed test
+/// (shared by the rules that have it, never their anchor while they have a
+/// value test): present, absent, inside arrays (array consistency), and a
+/// rule made of `exists: true` alone.
+#[test]
+fn rule_set_exists_beside_indexed_tests() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let mut rs = RuleSet::new();
+    let rules = [
+        (
+            "flag-tag",
+            r#"{"s": ["x"], "d": {"flag": [{"exists": true}], "tag": ["a"]}}"#,
+        ),
+        (
+            "flag-tag-2",
+            r#"{"d": {"flag": [{"exists": true}], "tag": ["a"]}}"#,
+        ),
+        ("flag-only", r#"{"d": {"flag": [{"exists": true}]}}"#),
+        (
+            "flag-b",
+            r#"{"d": {"flag": [{"exists": true}], "tag": ["b"]}}"#,
+        ),
+        (
+            "item",
+            r#"{"items": {"flag": [{"exists": true}], "k": ["v"]}}"#,
+        ),
+        (
+            "flag-not-tag",
+            r#"{"d": {"flag": [{"exists": true}], "tag": [{"exists": false}]}}"#,
+        ),
+    ];
+    for (name, text) in rules {
+        rs.insert(name, Pattern::parse(text).unwrap());
+    }
+    fn m(rs: &RuleSet, ev: &str) -> Vec<String> {
+        let names = rs.matches_json(ev).unwrap();
+        names.into_iter().map(str::to_string).collect()
+    }
+    assert_eq!(
+        m(&rs, r#"{"s": "x", "d": {"flag": false, "tag": "a"}}"#),
+        vec!["flag-tag", "flag-tag-2", "flag-only"]
+    );
+    assert_eq!(
+        m(&rs, r#"{"s": "x", "d": {"tag": "a"}}"#),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        m(&rs, r#"{"d": {"flag": null, "tag": ["c", "b"]}}"#),
+        vec!["flag-only", "flag-b"]
+    );
+    assert_eq!(
+        m(&rs, r#"{"d": {"flag": {"x": 1}, "tag": "a"}}"#),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        m(&rs, r#"{"d": {"flag": [1, 2]}}"#),
+        vec!["flag-only", "flag-not-tag"]
+    );
+    // One element of the array must have both.
+    assert_eq!(
+        m(&rs, r#"{"items": [{"flag": 1}, {"k": "v"}]}"#),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        m(&rs, r#"{"items": [{"k": "w"}, {"flag": 1, "k": "v"}]}"#),
+        vec!["item"]
+    );
+}
