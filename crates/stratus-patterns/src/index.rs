@@ -854,8 +854,10 @@ impl Index {
         mut direct: u64,
     ) {
         let h = &self.hot[sub as usize];
-        // Cheap rejection first: an indexed positive test did not hit.
-        if hit & h.gate != h.gate || v.rule_epoch[h.rule as usize] == v.epoch {
+        // The candidates' indexed positive tests all hit (checked in
+        // `decide`; the `extra` branches have none).
+        debug_assert_eq!(hit & h.gate, h.gate);
+        if v.rule_epoch[h.rule as usize] == v.epoch {
             return;
         }
         if h.flags & HAS_DEFERRED != 0 && !self.eval_deferred(kept, h, &mut hit, &mut direct) {
