@@ -40,7 +40,7 @@
 //! 10 rules, 17,800 with 300 and 29,000 with 1000 rules of mixed operators,
 //! JSON reading included. Wall-clock figures, the method, the history of the
 //! changes and where the instructions go are in `BENCH.md`; there the crate
-//! is 3–15× faster than the `quamina` crate on the same rules from 10 rules
+//! is 4–30× faster than the `quamina` crate on the same rules from 10 rules
 //! up.
 //!
 //! Invalid patterns fail with [`PatternError`] (code
