@@ -1000,6 +1000,11 @@ mod tests {
             .collect()
     }
 
+    /// (field, value) of each leaf the text walk reports, in order.
+    fn fields_of(trie: &PathTrie, ev: &str) -> Vec<(FieldId, String)> {
+        flat(trie, ev).into_iter().map(|(f, v, _)| (f, v)).collect()
+    }
+
     /// The reason of the text walk's error.
     fn walk_error(trie: &PathTrie, ev: &str) -> String {
         let mut c = Collect::default();
@@ -1079,11 +1084,10 @@ mod tests {
         let k8 = t.insert("abcdefgh.x");
         let e = t.insert("");
         let xyz = t.insert("xyz");
-        let got = flat(
+        let fields = fields_of(
             &t,
             r#"{"a.b":1,"a":{"b":2},"abcdefg":3,"abcdefgh":{"x":4},"abcdefgh.x":5,"x\u0079z":6,"":7,"abcdef":8}"#,
         );
-        let fields: Vec<(FieldId, String)> = got.into_iter().map(|(f, v, _)| (f, v)).collect();
         assert_eq!(
             fields,
             vec![
@@ -1263,8 +1267,7 @@ mod tests {
             "m".repeat(63),
             "n".repeat(63),
         );
-        let got: Vec<(FieldId, String)> =
-            flat(&t, &ev).into_iter().map(|(f, v, _)| (f, v)).collect();
+        let got: Vec<(FieldId, String)> = fields_of(&t, &ev);
         assert_eq!(
             got,
             vec![
