@@ -27,7 +27,44 @@ impl IpKey {
 
 /// IPv4 in one pass: `None` when the text is not four dot-separated decimal
 /// groups, `Some(None)` when it is but a group exceeds 255.
+#[inline]
 fn parse_v4(s: &str) -> Option<Option<IpKey>> {
+    // Groups of one to three digits (the usual spelling) are read here, a
+    // group at a time; longer ones (leading zeros) by the general loop.
+    let b = s.as_bytes();
+    let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
+    let mut out = [0u8; 4];
+    let mut i = 0;
+    let mut over = false;
+    for (k, slot) in out.iter_mut().enumerate() {
+        let mut v = u32::from(digit(i)?);
+        i += 1;
+        for _ in 0..2 {
+            match digit(i) {
+                Some(d) => {
+                    v = v * 10 + u32::from(d);
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+        if digit(i).is_some() {
+            return parse_v4_long(s);
+        }
+        over |= v > 255;
+        *slot = v as u8;
+        match b.get(i) {
+            Some(b'.') if k < 3 => i += 1,
+            None if k == 3 => {}
+            _ => return None,
+        }
+    }
+    Some((!over).then_some(IpKey::V4(out)))
+}
+
+/// [`parse_v4`] for any length of digit groups.
+#[cold]
+fn parse_v4_long(s: &str) -> Option<Option<IpKey>> {
     let mut out = [0u8; 4];
     let mut k = 0;
     let mut v: u32 = 0;
@@ -94,6 +131,11 @@ pub(crate) struct CidrRange {
 }
 
 impl CidrRange {
+    /// The first and last address of the range.
+    pub(crate) fn bounds(&self) -> (IpKey, IpKey) {
+        (self.low, self.high)
+    }
+
     pub(crate) fn contains(&self, ip: &IpKey) -> bool {
         let same_family = matches!(
             (ip, &self.low),
@@ -229,6 +271,11 @@ mod tests {
             "1.2.3.-4",
             "1:2::3",
             "10.0.0.300x",
+            "0001.2.3.4",
+            "1.2.3.0255",
+            "1.2.3.0256",
+            "1.2.0003.4.",
+            "123.45.6.78",
         ];
         for s in fixed {
             assert_eq!(parse_v4(s), two_pass_v4(s), "{s}");

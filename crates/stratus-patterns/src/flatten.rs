@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::error::EventError;
 use crate::hash::{FlatTable, tail_word};
 use crate::matcher::Val;
+use wide::u8x16;
 
 /// Field id: index of a tested path.
 pub(crate) type FieldId = u32;
@@ -457,55 +458,34 @@ impl<S: LeafSink> ValueWalker<'_, S> {
     }
 }
 
-/// Flags (high bit of each byte) the bytes of `x` that are `"` or `\`; the
-/// lowest flagged byte is exact (a borrow only flags bytes above a real hit).
+/// Bit `k` set when byte `i + k` of `b` is `"` or `\\` (`b` has sixteen
+/// bytes from `i`): one SSE2 compare-and-mask on x86-64.
 #[inline(always)]
-fn quote_or_backslash(x: u64) -> u64 {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = 0x2222_2222_2222_2222;
-    const SLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
-    let q = x ^ QUOTES;
-    let s = x ^ SLASHES;
-    ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI
+fn quote_or_backslash16(b: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&b[i..i + 16]);
+    let v = u8x16::new(w);
+    let hit = v.cmp_eq(u8x16::splat(b'"')) | v.cmp_eq(u8x16::splat(b'\\'));
+    hit.move_mask() as u32
 }
 
-#[inline(always)]
-fn word_at(b: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[i..i + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Position of the first `"` or `\` at or after `i`: sixteen bytes (two
-/// words) at a time for the first 64 bytes (most JSON strings are shorter),
-/// SIMD beyond. Inlined: the call (saved registers, the search's constants
+/// Position of the first `"` or `\\` at or after `i`: sixteen bytes at a
+/// time for the first 64 bytes (most JSON strings are shorter), `memchr`
+/// beyond. Inlined: the call (saved registers, the search's constants
 /// loaded again) cost about as much as searching a short string.
 #[inline(always)]
 fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
     let stop = (i + 64).min(b.len());
     while i + 16 <= stop {
-        let lo = quote_or_backslash(word_at(b, i));
-        let hi = quote_or_backslash(word_at(b, i + 8));
-        if lo | hi != 0 {
-            let at = if lo != 0 {
-                lo.trailing_zeros()
-            } else {
-                64 + hi.trailing_zeros()
-            };
-            return Some(i + (at / 8) as usize);
+        let hit = quote_or_backslash16(b, i);
+        if hit != 0 {
+            return Some(i + hit.trailing_zeros() as usize);
         }
         i += 16;
     }
-    if i + 8 <= stop {
-        let hit = quote_or_backslash(word_at(b, i));
-        if hit != 0 {
-            return Some(i + (hit.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    if i + 8 > b.len() {
-        // (`i` is past the end after a backslash that ends the text.)
+    if i + 16 > b.len() {
+        // The last bytes of the text (`i` is past the end after a backslash
+        // that ends it).
         return b
             .get(i..)?
             .iter()
@@ -780,14 +760,14 @@ fn read_object<S: LeafSink>(
                         return Err(error_at("expected a field name", i));
                     }
                 }
-                let (child, after) = match short_key(b, i) {
-                    Some((head, len)) => (trie.step_short(node, head, len), i + len + 2),
-                    None => match medium_key(b, i) {
-                        Some((head, tail, len)) => {
-                            (trie.step_medium(node, head, tail, len), i + len + 2)
-                        }
-                        None => long_key(s, i, node, trie, kbuf)?,
-                    },
+                let (child, after) = match key16(b, i) {
+                    Some((head, _, len)) if len < 8 => {
+                        (trie.step_short(node, head, len), i + len + 2)
+                    }
+                    Some((head, tail, len)) => {
+                        (trie.step_medium(node, head, tail, len), i + len + 2)
+                    }
+                    None => long_key(s, i, node, trie, kbuf)?,
                 };
                 i = after;
                 if b.get(i) == Some(&b':') {
@@ -913,45 +893,38 @@ fn emit<S: LeafSink>(trie: &PathTrie, sink: &mut S, chain: &[ArrayPos], node: u3
     }
 }
 
-/// At the opening quote `i` of a key: when the key is shorter than eight
-/// bytes and has no escape (most keys), read it with one word load and return
-/// (zero-padded word, length).
+/// At the opening quote `i` of a key: when the key is shorter than
+/// sixteen bytes and has no escape (most keys), read it with one sixteen-byte
+/// load and return (its first eight bytes, the rest, each as a zero-padded
+/// little-endian word, and its length).
 #[inline(always)]
-fn short_key(b: &[u8], i: usize) -> Option<(u64, usize)> {
-    let w = word_at_checked(b, i + 1)?;
-    let hit = quote_or_backslash(w);
-    // The lowest flagged byte is exact (borrows only flag bytes above it).
-    let len = (hit.trailing_zeros() / 8) as usize;
-    if hit == 0 || (w >> (8 * len)) as u8 != b'"' {
+fn key16(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(b.get(i + 1..i + 17)?);
+    let v = u8x16::new(w);
+    let hit = (v.cmp_eq(u8x16::splat(b'"')) | v.cmp_eq(u8x16::splat(b'\\'))).move_mask();
+    let len = hit.trailing_zeros() as usize;
+    if hit == 0 || w[len] != b'"' {
         return None;
     }
-    Some((w & !(u64::MAX << (8 * len)), len))
-}
-
-/// At the opening quote `i` of a key that is not a short one: when it has
-/// eight to fifteen bytes and no escape (`detail-type`, `resources`,
-/// `instance-id`...), read it with two word loads and return (first word,
-/// zero-padded word of the rest, length).
-#[inline(always)]
-fn medium_key(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
-    let head = word_at_checked(b, i + 1)?;
-    let w = word_at_checked(b, i + 9)?;
-    let hit = quote_or_backslash(w);
-    // (The lowest flagged byte is exact.)
-    let len = (hit.trailing_zeros() / 8) as usize;
-    if quote_or_backslash(head) != 0 || hit == 0 || (w >> (8 * len)) as u8 != b'"' {
-        return None;
-    }
-    Some((head, w & !(u64::MAX << (8 * len)), 8 + len))
-}
-
-/// The eight bytes at `i` as a little-endian word, if there are eight.
-#[inline(always)]
-fn word_at_checked(b: &[u8], i: usize) -> Option<u64> {
-    let bytes = b.get(i..i + 8)?;
-    let mut w = [0u8; 8];
-    w.copy_from_slice(bytes);
-    Some(u64::from_le_bytes(w))
+    let word = |k: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&w[k..k + 8]);
+        u64::from_le_bytes(x)
+    };
+    // Zero the bytes from the closing quote on.
+    let keep = |n: usize| {
+        if n >= 8 {
+            u64::MAX
+        } else {
+            !(u64::MAX << (8 * n))
+        }
+    };
+    Some((
+        word(0) & keep(len),
+        word(8) & keep(len.saturating_sub(8)),
+        len,
+    ))
 }
 
 #[cfg(test)]

@@ -277,7 +277,8 @@ impl<V> FlatTable<V> {
         bytes_eq(&self.arena[start..start + key.len()], key)
     }
 
-    #[inline]
+    /// Always inlined, as [`FlatTable::get`] is.
+    #[inline(always)]
     fn find(
         &self,
         hash: u64,

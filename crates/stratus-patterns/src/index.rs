@@ -35,15 +35,15 @@
 //! programme over the array structure decides (linear in the hits, see
 //! [`family`]).
 
-use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
-use crate::cidr::{IpKey, ip_value};
+use crate::cidr::{CidrRange, IpKey, ip_value};
 use crate::error::EventError;
 use crate::flatten::{ArrayPos, FieldId, FlatBufs, LeafSink, PathTrie, Source};
 use crate::hash::{FlatTable, FxMap};
-use crate::matcher::{Matcher, Val};
+use crate::matcher::{Matcher, NumRange, Val};
 use crate::parse::Branch;
+use crate::stab::Stab;
 
 /// A test id: one per distinct (field, operator list) of the registered
 /// patterns, shared by every branch that has that test.
@@ -84,6 +84,9 @@ struct FieldIndex {
     /// Lengths (ascending) of the prefixes and suffixes in [`Index::values`].
     prefix_lens: Vec<u32>,
     suffix_lens: Vec<u32>,
+    /// `numeric` ranges and `cidr` blocks, indexed in [`Derived::ranges`].
+    nums: Vec<(TestId, NumRange)>,
+    cidrs: Vec<(TestId, CidrRange)>,
     /// Some branch has a non-indexed test on this field: keep its leaves.
     deferred: bool,
 }
@@ -99,6 +102,8 @@ fn is_indexed(m: &Matcher) -> bool {
             | Matcher::EqualsIgnoreCase(_)
             | Matcher::Prefix(_)
             | Matcher::Suffix(_)
+            | Matcher::Numeric(_)
+            | Matcher::Cidr(_)
             | Matcher::Exists(_)
     )
 }
@@ -142,6 +147,8 @@ impl FieldIndex {
                 add_len(&mut self.suffix_lens, p.len());
                 add_test(values.entry(tag(field, K_SUFFIX), p.as_bytes()), t);
             }
+            Matcher::Numeric(r) => self.nums.push((t, r.clone())),
+            Matcher::Cidr(r) => self.cidrs.push((t, r.clone())),
             Matcher::Exists(true) => add_test(&mut self.any, t),
             // Absence is decided per field; other operators are deferred.
             _ => {}
@@ -236,6 +243,70 @@ struct Anchored {
     tlen: u32,
 }
 
+/// A field's `numeric` and `cidr` tests by interval (see [`crate::stab`]).
+#[derive(Debug, Clone, Default)]
+struct FieldRanges {
+    num: Stab<f64>,
+    v4: Stab<u32>,
+    v6: Stab<u128>,
+}
+
+impl FieldRanges {
+    fn build(fi: &FieldIndex) -> Self {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let nums: Vec<(TestId, [Option<f64>; 2])> = fi
+            .nums
+            .iter()
+            .map(|(t, r)| (*t, [finite(r.lo), finite(r.hi)]))
+            .collect();
+        let num = Stab::build(&nums, |i, x| fi.nums[i].1.contains(x));
+        let (mut v4, mut r4) = (Vec::new(), Vec::new());
+        let (mut v6, mut r6) = (Vec::new(), Vec::new());
+        for (t, r) in &fi.cidrs {
+            match r.bounds() {
+                (IpKey::V4(lo), IpKey::V4(hi)) => {
+                    v4.push((
+                        *t,
+                        [Some(u32::from_be_bytes(lo)), Some(u32::from_be_bytes(hi))],
+                    ));
+                    r4.push(r);
+                }
+                (IpKey::V6(lo), IpKey::V6(hi)) => {
+                    v6.push((
+                        *t,
+                        [Some(u128::from_be_bytes(lo)), Some(u128::from_be_bytes(hi))],
+                    ));
+                    r6.push(r);
+                }
+                _ => {}
+            }
+        }
+        Self {
+            num,
+            v4: Stab::build(&v4, |i, x| r4[i].contains(&IpKey::V4(x.to_be_bytes()))),
+            v6: Stab::build(&v6, |i, x| r6[i].contains(&IpKey::V6(x.to_be_bytes()))),
+        }
+    }
+
+    /// The `cidr` tests containing `ip`.
+    #[inline]
+    fn ip_hits(&self, ip: IpKey) -> &[TestId] {
+        match ip {
+            IpKey::V4(b) => self.v4.hits(u32::from_be_bytes(b)),
+            IpKey::V6(b) => self.v6.hits(u128::from_be_bytes(b)),
+        }
+    }
+}
+
+/// What is computed from all the registered branches at the first
+/// evaluation after a change.
+#[derive(Debug, Clone, Default)]
+struct Derived {
+    anchors: Anchors,
+    /// By field.
+    ranges: Vec<FieldRanges>,
+}
+
 /// Compiled patterns, indexed by field and value.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
@@ -247,12 +318,12 @@ pub(crate) struct Index {
     test_ids: FxMap<String, TestId>,
     test_uses: Vec<u32>,
     /// Per test: it is `exists: true` alone (hit by any leaf of its field,
-    /// so a poor anchor: see [`Index::anchors`]).
+    /// so a poor anchor: see [`Index::compute_anchors`]).
     test_any: Vec<bool>,
     /// Registered tests of all branches (see [`SubHot::tstart`]).
     btests: Vec<BTest>,
     /// Computed at the first evaluation after a change.
-    anchors: OnceLock<Anchors>,
+    derived: OnceLock<Derived>,
     subs: Vec<SubInfo>,
     /// Per-branch data read for every candidate branch (kept small and dense).
     hot: Vec<SubHot>,
@@ -311,9 +382,6 @@ enum DVal {
 struct DLeaf {
     next: u32,
     val: DVal,
-    /// The value as an IP address, parsed the first time a `cidr` test
-    /// reads it (most events reach no `cidr` test): `None` until then.
-    ip: Cell<Option<Option<IpKey>>>,
     in_array: bool,
 }
 
@@ -361,7 +429,6 @@ impl State {
         self.dleaves.push(DLeaf {
             next,
             val,
-            ip: Cell::new(None),
             in_array,
         });
     }
@@ -398,19 +465,6 @@ impl Kept<'_> {
         if e == self.epoch { head } else { NIL }
     }
 
-    /// The leaf's value as an IP address (parsed once, then cached).
-    fn ip(&self, leaf: &DLeaf) -> Option<IpKey> {
-        if let Some(ip) = leaf.ip.get() {
-            return ip;
-        }
-        let ip = match self.val(leaf) {
-            Val::Str(s) => ip_value(s),
-            _ => None,
-        };
-        leaf.ip.set(Some(ip));
-        ip
-    }
-
     #[inline]
     fn val(&self, leaf: &DLeaf) -> Val<'_> {
         match leaf.val {
@@ -434,13 +488,15 @@ struct Verdict<'a> {
 
 struct FastSink<'a> {
     idx: &'a Index,
+    ranges: &'a [FieldRanges],
     st: &'a mut State,
 }
 
 impl LeafSink for FastSink<'_> {
     #[inline(never)]
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
-        self.idx.on_leaf(self.st, field, val, !chain.is_empty());
+        self.idx
+            .on_leaf(self.ranges, self.st, field, val, !chain.is_empty());
     }
 }
 
@@ -496,7 +552,7 @@ impl Index {
     pub(crate) fn add_rule(&mut self, rule: u32, branches: &[Branch]) {
         self.rules = self.rules.max(rule + 1);
         // The anchors depend on every branch: recomputed at the next evaluation.
-        self.anchors.take();
+        self.derived.take();
         for branch in branches {
             let sub = self.subs.len() as u32;
             let mut info = SubInfo {
@@ -613,9 +669,17 @@ impl Index {
         t
     }
 
+    /// The tables computed from all the registered branches.
+    fn derived(&self) -> &Derived {
+        self.derived.get_or_init(|| Derived {
+            anchors: self.compute_anchors(),
+            ranges: self.fields.iter().map(FieldRanges::build).collect(),
+        })
+    }
+
     /// The anchors of the current branches (see [`Anchors`]).
-    fn anchors(&self) -> &Anchors {
-        self.anchors.get_or_init(|| {
+    fn compute_anchors(&self) -> Anchors {
+        {
             let ntests = self.test_uses.len();
             let mut start = vec![0u32; ntests + 1];
             // Per branch: (anchor, other), the two least shared gate tests.
@@ -658,7 +722,7 @@ impl Index {
                 }
             }
             Anchors { start, subs }
-        })
+        }
     }
 
     #[inline]
@@ -684,7 +748,14 @@ impl Index {
     }
 
     #[inline]
-    fn on_leaf(&self, st: &mut State, field: FieldId, val: Val<'_>, in_array: bool) {
+    fn on_leaf(
+        &self,
+        ranges: &[FieldRanges],
+        st: &mut State,
+        field: FieldId,
+        val: Val<'_>,
+        in_array: bool,
+    ) {
         st.field_epoch[field as usize] = st.epoch;
         let fi = &self.fields[field as usize];
         if !fi.any.is_empty() {
@@ -697,10 +768,10 @@ impl Index {
                 {
                     st.mark(ts, in_array);
                 }
-                if !fi.exact_ip.is_empty()
-                    && let Some(ts) = ip_value(s).and_then(|ip| fi.exact_ip.get(&ip))
+                if (!fi.exact_ip.is_empty() || !fi.cidrs.is_empty())
+                    && let Some(ip) = ip_value(s)
                 {
-                    st.mark(ts, in_array);
+                    Self::on_ip(&ranges[field as usize], fi, st, ip, in_array);
                 }
                 let b = s.as_bytes();
                 for &len in &fi.prefix_lens {
@@ -739,6 +810,9 @@ impl Index {
                 if let Some(ts) = fi.exact_num.get(&num_key(x)) {
                     st.mark(ts, in_array);
                 }
+                if !fi.nums.is_empty() {
+                    st.mark(ranges[field as usize].num.hits(x), in_array);
+                }
             }
             Val::Bool(true) => st.mark(&fi.exact_true, in_array),
             Val::Bool(false) => st.mark(&fi.exact_false, in_array),
@@ -747,6 +821,17 @@ impl Index {
         if fi.deferred {
             st.keep_leaf(field, val, in_array);
         }
+    }
+
+    /// The exact-address and `cidr` tests hit by an IP address leaf.
+    #[inline(never)]
+    fn on_ip(r: &FieldRanges, fi: &FieldIndex, st: &mut State, ip: IpKey, in_array: bool) {
+        if !fi.exact_ip.is_empty()
+            && let Some(ts) = fi.exact_ip.get(&ip)
+        {
+            st.mark(ts, in_array);
+        }
+        st.mark(r.ip_hits(ip), in_array);
     }
 
     /// Step 2 for one branch: evaluate its deferred tests on the kept leaves,
@@ -764,10 +849,7 @@ impl Index {
                 while i != NIL {
                     let leaf = &kept.leaves[i as usize];
                     let val = kept.val(leaf);
-                    let found = matchers.iter().any(|m| match m {
-                        Matcher::Cidr(r) => kept.ip(leaf).is_some_and(|ip| r.contains(&ip)),
-                        m => m.matches(val),
-                    });
+                    let found = matchers.iter().any(|m| m.matches(val));
                     i = leaf.next;
                     if found {
                         *hit |= bit;
@@ -788,10 +870,15 @@ impl Index {
     /// Steps 2 and 3 for every branch that may match: those anchored by a
     /// test this event hit whose indexed positive tests all hit, and the
     /// `extra` ones.
-    fn decide(&self, st: &mut State, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
+    fn decide(
+        &self,
+        anchors: &Anchors,
+        st: &mut State,
+        pending: &mut Vec<(u32, u64)>,
+        out: &mut Vec<u32>,
+    ) {
         let epoch = st.epoch;
         let tests = &st.tests[..];
-        let anchors = self.anchors();
         st.cands.clear();
         // Each hit test once; each branch under its one anchor test, so
         // looked at once at most. Most fail here: another indexed test
@@ -903,10 +990,16 @@ impl Index {
             self.trie.field_count(),
             self.rules as usize,
         );
-        ev.walk(&self.trie, &mut FastSink { idx: self, st }, &mut sc.bufs)?;
+        let d = self.derived();
+        let mut sink = FastSink {
+            idx: self,
+            ranges: &d.ranges,
+            st,
+        };
+        ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
 
         sc.pending.clear();
-        self.decide(&mut sc.st, &mut sc.pending, out);
+        self.decide(&d.anchors, &mut sc.st, &mut sc.pending, out);
         if !sc.pending.is_empty() {
             self.resolve_arrays(ev, sc, out)?;
         }

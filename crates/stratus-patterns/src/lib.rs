@@ -82,6 +82,7 @@ mod pattern;
 #[cfg(test)]
 mod reference;
 mod sns;
+mod stab;
 mod wildcard;
 
 pub use error::{EventError, FilterPolicyError, PatternError};

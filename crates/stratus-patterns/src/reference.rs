@@ -127,12 +127,24 @@ impl Rng {
 }
 
 const KEYS: &[&str] = &["a", "b", "c", "b.c"];
-const STRS: &[&str] = &["x", "xy", "yx", "X", "10.0.0.1", ""];
+const STRS: &[&str] = &[
+    "x",
+    "xy",
+    "yx",
+    "X",
+    "10.0.0.1",
+    "",
+    "10.0.1.5",
+    "10.0.0.200",
+    "2001:db8::1",
+];
+const NUMS: &[f64] = &[-1.0, 0.0, 1.0, 1.5, 2.0, 3.0];
 
 fn scalar(r: &mut Rng) -> Value {
     match r.below(6) {
         0 | 1 => json!(STRS[r.below(STRS.len())]),
-        2 | 3 => json!(r.below(4)),
+        2 => json!(r.below(4)),
+        3 => json!(NUMS[r.below(NUMS.len())]),
         4 => json!(r.below(2) == 0),
         _ => Value::Null,
     }
@@ -161,13 +173,36 @@ fn operand(r: &mut Rng) -> Value {
         1 => json!({"suffix": (["x", "y"][r.below(2)])}),
         2 => json!({"anything-but": STRS[r.below(3)]}),
         3 => json!({"anything-but": [1, 2]}),
-        4 => json!({"numeric": [">", r.below(3), "<=", 3]}),
+        4 => numeric(r),
         5 => json!({"exists": r.below(2) == 0}),
         6 => json!({"equals-ignore-case": "x"}),
         7 => json!({"wildcard": "*y*"}),
-        8 => json!({"cidr": "10.0.0.0/24"}),
+        8 => {
+            const BLOCKS: &[&str] = &[
+                "10.0.0.0/24",
+                "10.0.0.0/8",
+                "10.0.0.128/25",
+                "2001:db8::/32",
+            ];
+            json!({"cidr": BLOCKS[r.below(BLOCKS.len())]})
+        }
         9 => json!({"anything-but": {"prefix": "x"}}),
         _ => scalar(r),
+    }
+}
+
+/// A `numeric` operand: one- or two-sided, open or closed.
+fn numeric(r: &mut Rng) -> Value {
+    let a = NUMS[r.below(NUMS.len())];
+    let b = a + [0.5, 1.0, 2.0][r.below(3)];
+    match r.below(7) {
+        0 => json!({"numeric": [">", a]}),
+        1 => json!({"numeric": [">=", a]}),
+        2 => json!({"numeric": ["<", a]}),
+        3 => json!({"numeric": ["<=", a]}),
+        4 => json!({"numeric": ["=", a]}),
+        5 => json!({"numeric": [">", a, "<=", b]}),
+        _ => json!({"numeric": [">=", a, "<", b]}),
     }
 }
 
