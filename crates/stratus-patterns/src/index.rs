@@ -44,10 +44,34 @@ use crate::hash::{FlatTable, FxMap};
 use crate::matcher::{Matcher, NumRange, Val};
 use crate::parse::Branch;
 use crate::stab::Stab;
+use crate::wildcard::Necessary;
 
 /// A test id: one per distinct (field, operator list) of the registered
 /// patterns, shared by every branch that has that test.
 type TestId = u32;
+
+/// Indexed operators that every value passing `matchers` (a test's operator
+/// list) meets, when there are such: the indexed operators themselves and,
+/// for a `wildcard`, its literal whole, start or end. A branch can be
+/// anchored by such a test although the test alone does not satisfy it.
+fn necessary(matchers: &[Matcher]) -> Option<Vec<Matcher>> {
+    matchers
+        .iter()
+        .map(|m| match m {
+            Matcher::Exists(false) => None,
+            m if is_indexed(m) => Some(m.clone()),
+            Matcher::Wildcard(w) => Some(match w.necessary()? {
+                Necessary::Whole(x) => Matcher::ExactStr {
+                    value: x.to_string(),
+                    ip: None,
+                },
+                Necessary::Prefix(x) => Matcher::Prefix(x.to_string()),
+                Necessary::Suffix(x) => Matcher::Suffix(x.to_string()),
+            }),
+            _ => None,
+        })
+        .collect()
+}
 
 /// Add `t` to a key's list of tests (once).
 fn add_test(list: &mut Vec<TestId>, t: TestId) {
@@ -193,6 +217,9 @@ struct SubInfo {
     gate: u64,
     absent: Vec<Absent>,
     conds: Vec<Cond>,
+    /// Registered tests that only filter: every value satisfying one of
+    /// the branch's non-indexed tests hits one of them (see [`necessary`]).
+    filters: Vec<TestId>,
 }
 
 const HAS_DEFERRED: u8 = 1;
@@ -561,6 +588,7 @@ impl Index {
                 gate: 0,
                 absent: Vec::new(),
                 conds: Vec::with_capacity(branch.len()),
+                filters: Vec::new(),
             };
             let dstart = self.deferred.len();
             let tstart = self.btests.len();
@@ -608,6 +636,14 @@ impl Index {
                         info.gate |= 1u64 << bit;
                     }
                 } else {
+                    if !has_absent
+                        && !registered
+                        && let Some(ms) = necessary(&cond.matchers)
+                    {
+                        let tid = self.test_id(field, &ms);
+                        self.test_uses[tid as usize] += 1;
+                        info.filters.push(tid);
+                    }
                     let fi = &mut self.fields[field as usize];
                     fi.deferred = true;
                     self.deferred.push(Deferred {
@@ -625,7 +661,7 @@ impl Index {
                 });
             }
             let dlen = self.deferred.len() - dstart;
-            if info.pos == 0 || (info.gate == 0 && dlen != 0) {
+            if info.pos == 0 || (info.gate == 0 && info.filters.is_empty() && dlen != 0) {
                 self.extra.push(sub);
             }
             let mut flags = 0;
@@ -682,16 +718,19 @@ impl Index {
         {
             let ntests = self.test_uses.len();
             let mut start = vec![0u32; ntests + 1];
-            // Per branch: (anchor, other), the two least shared gate tests.
+            // Per branch: (anchor, other), the two least shared of its gate
+            // tests and filters.
             let anchor: Vec<Option<(TestId, TestId)>> = self
                 .hot
                 .iter()
-                .map(|h| {
+                .zip(&self.subs)
+                .map(|(h, info)| {
                     let mut gates: Vec<TestId> = self
                         .branch_tests(h)
                         .iter()
                         .filter(|b| b.mask & h.gate != 0)
                         .map(|b| b.tid)
+                        .chain(info.filters.iter().copied())
                         .collect();
                     // `exists: true` alone is hit by every event that has
                     // the field, whatever its value: a value test first.

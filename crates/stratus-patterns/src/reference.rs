@@ -176,7 +176,10 @@ fn operand(r: &mut Rng) -> Value {
         4 => numeric(r),
         5 => json!({"exists": r.below(2) == 0}),
         6 => json!({"equals-ignore-case": "x"}),
-        7 => json!({"wildcard": "*y*"}),
+        7 => {
+            const WILD: &[&str] = &["*y*", "x*", "*y", "x*y", "xy", "10.*.1", "*"];
+            json!({"wildcard": WILD[r.below(WILD.len())]})
+        }
         8 => {
             const BLOCKS: &[&str] = &[
                 "10.0.0.0/24",

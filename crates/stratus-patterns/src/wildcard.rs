@@ -6,6 +6,15 @@
 use crate::hash::bytes_eq;
 use crate::matcher::{ends_with, starts_with};
 
+/// A condition every value matching a wildcard meets (see
+/// [`Wildcard::necessary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Necessary<'a> {
+    Whole(&'a str),
+    Prefix(&'a str),
+    Suffix(&'a str),
+}
+
 /// A compiled wildcard: the literal pieces between the stars.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Wildcard {
@@ -52,6 +61,19 @@ pub(crate) fn parse_wildcard(text: &str) -> Result<Wildcard, String> {
 }
 
 impl Wildcard {
+    /// What every matching value has: the whole literal (no star), or its
+    /// literal start or end (the longer one); `None` when neither is literal.
+    pub(crate) fn necessary(&self) -> Option<Necessary<'_>> {
+        match self.parts.as_slice() {
+            [whole] => Some(Necessary::Whole(whole)),
+            [first, .., last] if !first.is_empty() && first.len() >= last.len() => {
+                Some(Necessary::Prefix(first))
+            }
+            [_, .., last] if !last.is_empty() => Some(Necessary::Suffix(last)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn matches(&self, s: &str) -> bool {
         let n = self.parts.len();
         let (Some(first), Some(last)) = (self.parts.first(), self.parts.last()) else {
@@ -121,6 +143,33 @@ mod tests {
         assert!(w("a*bc*d").matches("abcbcd"));
         assert!(w("a*é*z").matches("aééz"));
         assert!(!w("a*bcd*e").matches("abce"));
+    }
+
+    #[test]
+    fn necessary_conditions() {
+        assert_eq!(w("a\\*b").necessary(), Some(Necessary::Whole("a*b")));
+        assert_eq!(w("").necessary(), Some(Necessary::Whole("")));
+        assert_eq!(w("arn:*:x").necessary(), Some(Necessary::Prefix("arn:")));
+        assert_eq!(w("ab*c*ab").necessary(), Some(Necessary::Prefix("ab")));
+        assert_eq!(w("a*.png").necessary(), Some(Necessary::Suffix(".png")));
+        assert_eq!(w("*.png").necessary(), Some(Necessary::Suffix(".png")));
+        assert_eq!(w("*x*").necessary(), None);
+        assert_eq!(w("*").necessary(), None);
+        // Whatever matches meets the condition.
+        for (p, v) in [
+            ("arn:*:x", "arn:1:x"),
+            ("a*.png", "ab.png"),
+            ("a\\*b", "a*b"),
+        ] {
+            assert!(w(p).matches(v));
+            let ok = match w(p).necessary() {
+                Some(Necessary::Whole(x)) => v == x,
+                Some(Necessary::Prefix(x)) => v.starts_with(x),
+                Some(Necessary::Suffix(x)) => v.ends_with(x),
+                None => true,
+            };
+            assert!(ok, "{p} {v}");
+        }
     }
 
     #[test]
