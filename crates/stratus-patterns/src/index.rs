@@ -117,6 +117,9 @@ struct FieldIndex {
 
 /// Can the matcher be answered by the per-field maps?
 fn is_indexed(m: &Matcher) -> bool {
+    if let Matcher::Numeric(r) = m {
+        return r.lo.is_finite() && r.hi.is_finite();
+    }
     matches!(
         m,
         Matcher::ExactStr { .. }
@@ -171,7 +174,7 @@ impl FieldIndex {
                 add_len(&mut self.suffix_lens, p.len());
                 add_test(values.entry(tag(field, K_SUFFIX), p.as_bytes()), t);
             }
-            Matcher::Numeric(r) => self.nums.push((t, r.clone())),
+            Matcher::Numeric(r) if is_indexed(m) => self.nums.push((t, r.clone())),
             Matcher::Cidr(r) => self.cidrs.push((t, r.clone())),
             Matcher::Exists(true) => add_test(&mut self.any, t),
             // Absence is decided per field; other operators are deferred.
