@@ -912,19 +912,20 @@ fn key16(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
         x.copy_from_slice(&w[k..k + 8]);
         u64::from_le_bytes(x)
     };
-    // Zero the bytes from the closing quote on.
-    let keep = |n: usize| {
-        if n >= 8 {
-            u64::MAX
-        } else {
-            !(u64::MAX << (8 * n))
+    // Zero the bytes from the closing quote on (masks from a table: key
+    // lengths vary, so a branch on them would be mispredicted).
+    const KEEP: [u64; 9] = {
+        let mut t = [u64::MAX; 9];
+        let mut n = 0;
+        while n < 8 {
+            t[n] = !(u64::MAX << (8 * n));
+            n += 1;
         }
+        t
     };
-    Some((
-        word(0) & keep(len),
-        word(8) & keep(len.saturating_sub(8)),
-        len,
-    ))
+    let head = word(0) & KEEP[len.min(8)];
+    let tail = word(8) & KEEP[len.saturating_sub(8) & 7];
+    Some((head, tail, len))
 }
 
 #[cfg(test)]
