@@ -565,16 +565,34 @@ fn parse_number(txt: &str) -> Option<f64> {
         Some(b'-') => (true, &b[1..]),
         _ => (false, b),
     };
-    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+    // Integers and plain decimals of at most fifteen digits: the digits
+    // as an integer are exact in an f64, and so is 10^k for the k decimals,
+    // so one (correctly rounded) division gives exactly what the general
+    // parser gives.
+    if digits.len() <= 16 {
         let mut v: u64 = 0;
-        for d in digits {
-            v = v * 10 + u64::from(d - b'0');
+        let mut point = None;
+        let mut ok = !digits.is_empty();
+        for (k, &c) in digits.iter().enumerate() {
+            match c {
+                b'0'..=b'9' => v = v * 10 + u64::from(c - b'0'),
+                b'.' if point.is_none() && k > 0 && k + 1 < digits.len() => point = Some(k),
+                _ => ok = false,
+            }
         }
-        let f = v as f64;
-        return Some(if neg { -f } else { f });
+        let decimals = point.map_or(0, |k| digits.len() - k - 1);
+        if ok && digits.len() - usize::from(point.is_some()) <= 15 {
+            let f = v as f64 / POW10[decimals];
+            return Some(if neg { -f } else { f });
+        }
     }
     txt.parse::<f64>().ok().filter(|x| x.is_finite())
 }
+
+/// 10^0 ..= 10^15, each exact in an f64.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// The container the reader is in, saved while it reads a nested one.
 #[derive(Debug, Clone, Copy)]
@@ -1507,6 +1525,63 @@ mod tests {
         assert_eq!(nodes(ab), vec![b, a, 0]);
         assert_eq!(nodes(x), vec![t.child(0, b"x").unwrap_or(u32::MAX), 0]);
         assert_eq!(nodes(99), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn numbers_read_as_the_general_parser_reads_them() {
+        let fixed = [
+            "0",
+            "-0",
+            "7",
+            "523.45",
+            "-0.0",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234.5",
+            "1.000000000000001",
+            "99999.99",
+            "1e3",
+            "1.5E-2",
+            "-12.5",
+            "1.",
+            ".5",
+            "1..2",
+            "-",
+            "",
+            "0.30000000000000004",
+            "9007199254740993",
+        ];
+        for t in fixed {
+            let want = t.parse::<f64>().ok().filter(|x| x.is_finite());
+            let got = parse_number(t);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{t}");
+        }
+        // Random plain decimals of every split of up to sixteen digits.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = 1 + (x % 16) as usize;
+            let mut t: String = (0..digits)
+                .map(|k| char::from(b'0' + ((x >> (k * 3)) % 10) as u8))
+                .collect();
+            let at = (x >> 50) as usize % (digits + 1);
+            if at > 0 && at < digits {
+                t.insert(at, '.');
+            }
+            if x & 1 == 1 {
+                t.insert(0, '-');
+            }
+            let want = t.parse::<f64>().ok().filter(|x| x.is_finite());
+            assert_eq!(
+                parse_number(&t).map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{t}"
+            );
+        }
     }
 
     #[test]
