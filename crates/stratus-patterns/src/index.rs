@@ -4,22 +4,25 @@
 //! whose operators can be looked up are registered under their field: exact
 //! strings, numbers, booleans and null, and `equals-ignore-case` in hash maps
 //! keyed by value; prefixes and suffixes in maps keyed by their bytes (one map
-//! per length); `exists: true` in a list. Equal tests of different branches
-//! (same field, same operators: `"source": ["aws.ec2"]` in thirty rules) are
-//! one test, with one id. Matching runs in three steps:
+//! per length); `numeric` ranges bounded on both sides and `cidr` blocks by
+//! interval (one binary search per leaf, see [`crate::stab`]); `exists: true`
+//! in a list. Equal tests of different branches (same field, same operators:
+//! `"source": ["aws.ec2"]` in thirty rules) are one test, with one id. A
+//! `wildcard` test also registers a *filter*: its literal whole, start or end,
+//! which every matching value has. Matching runs in three steps:
 //!
 //! 1. The event is flattened once. Each leaf is looked up only in its own
 //!    field's maps; every hit marks its tests as hit (once per test, however
 //!    many branches share it). Leaves of fields that also carry non-indexed
-//!    tests (`numeric`, `anything-but`, `wildcard`, `cidr`, case-insensitive
-//!    prefix/suffix) are kept aside.
-//! 2. Each branch with indexed positive tests is filed under one of them, its
-//!    *anchor* (the one shared by the fewest branches), and is looked at only
-//!    when its anchor was hit; its other tests' marks then give its 64-bit hit
-//!    mask (a branch is not anchored by an `exists: true` test when it has
-//!    an indexed value test). Non-indexed tests are evaluated only for
-//!    branches whose indexed tests all hit (a branch made of non-indexed
-//!    tests only is always evaluated).
+//!    tests (half-open `numeric` ranges, `anything-but`, `wildcard`,
+//!    case-insensitive prefix/suffix) are kept aside.
+//! 2. Each branch with indexed positive tests or filters is filed under one
+//!    of them, its *anchor* (the one shared by the fewest branches), and is
+//!    looked at only when its anchor was hit; its other tests' marks then
+//!    give its 64-bit hit mask (a branch is not anchored by an `exists: true`
+//!    test when it has an indexed value test). Non-indexed tests are
+//!    evaluated only for branches whose indexed tests all hit (a branch with
+//!    neither indexed tests nor filters is always evaluated).
 //!    Typical rules carry an exact `source` or `detail-type`, so this step only
 //!    sees the few rules that could still match.
 //! 3. A branch matches when all its positive tests hit and its
