@@ -61,7 +61,8 @@ fn necessary(matchers: &[Matcher]) -> Option<Vec<Matcher>> {
     matchers
         .iter()
         .map(|m| match m {
-            Matcher::Exists(false) => None,
+            // (Ranges are not indexed in a test that registered nothing.)
+            Matcher::Exists(false) | Matcher::Numeric(_) | Matcher::Cidr(_) => None,
             m if is_indexed(m) => Some(m.clone()),
             Matcher::Wildcard(w) => Some(match w.necessary()? {
                 Necessary::Whole(x) => Matcher::ExactStr {
@@ -118,6 +119,9 @@ struct FieldIndex {
     deferred: bool,
 }
 
+/// `numeric` ranges (and, separately, `cidr` blocks) indexed per field.
+const MAX_INTERVALS: usize = 256;
+
 /// Can the matcher be answered by the per-field maps?
 fn is_indexed(m: &Matcher) -> bool {
     if let Matcher::Numeric(r) = m {
@@ -152,7 +156,15 @@ fn num_key(x: f64) -> u64 {
 }
 
 impl FieldIndex {
-    fn add(&mut self, values: &mut FlatTable<Vec<TestId>>, field: FieldId, m: &Matcher, t: TestId) {
+    /// Register operator `m` of test `t`; `indexed`: whether this field
+    /// indexes it (see [`Index::indexed_here`]).
+    fn add(
+        &mut self,
+        values: &mut FlatTable<Vec<TestId>>,
+        field: FieldId,
+        (m, indexed): (&Matcher, bool),
+        t: TestId,
+    ) {
         match m {
             Matcher::ExactStr { value, ip } => match ip {
                 Some(ip) => add_test(self.exact_ip.entry(*ip).or_default(), t),
@@ -177,8 +189,8 @@ impl FieldIndex {
                 add_len(&mut self.suffix_lens, p.len());
                 add_test(values.entry(tag(field, K_SUFFIX), p.as_bytes()), t);
             }
-            Matcher::Numeric(r) if is_indexed(m) => self.nums.push((t, r.clone())),
-            Matcher::Cidr(r) => self.cidrs.push((t, r.clone())),
+            Matcher::Numeric(r) if indexed => self.nums.push((t, r.clone())),
+            Matcher::Cidr(r) if indexed => self.cidrs.push((t, r.clone())),
             Matcher::Exists(true) => add_test(&mut self.any, t),
             // Absence is decided per field; other operators are deferred.
             _ => {}
@@ -619,12 +631,18 @@ impl Index {
                 // Operators the maps answer are registered; the others are
                 // evaluated in step 2, only for branches whose indexed
                 // positive tests all hit.
+                let ix: Vec<bool> = cond
+                    .matchers
+                    .iter()
+                    .map(|m| self.indexed_here(field, m))
+                    .collect();
                 let registered = cond
                     .matchers
                     .iter()
-                    .any(|m| is_indexed(m) && *m != Matcher::Exists(false));
+                    .zip(&ix)
+                    .any(|(m, &i)| i && *m != Matcher::Exists(false));
                 if registered {
-                    let tid = self.test_id(field, &cond.matchers);
+                    let tid = self.test_id(field, &cond.matchers, &ix);
                     self.test_uses[tid as usize] += 1;
                     self.btests.push(BTest {
                         tid,
@@ -634,8 +652,9 @@ impl Index {
                 let slow: Vec<Matcher> = cond
                     .matchers
                     .iter()
-                    .filter(|m| !is_indexed(m))
-                    .cloned()
+                    .zip(&ix)
+                    .filter(|(_, i)| !**i)
+                    .map(|(m, _)| m.clone())
                     .collect();
                 if slow.is_empty() {
                     if !has_absent {
@@ -646,7 +665,7 @@ impl Index {
                         && !registered
                         && let Some(ms) = necessary(&cond.matchers)
                     {
-                        let tid = self.test_id(field, &ms);
+                        let tid = self.test_id(field, &ms, &vec![true; ms.len()]);
                         self.test_uses[tid as usize] += 1;
                         info.filters.push(tid);
                     }
@@ -694,7 +713,7 @@ impl Index {
     /// The id of the test (`field`, `matchers`), registered in the value
     /// maps when it is new. Branches with the same test share it, so a leaf
     /// that hits it records one hit, whatever the number of branches.
-    fn test_id(&mut self, field: FieldId, matchers: &[Matcher]) -> TestId {
+    fn test_id(&mut self, field: FieldId, matchers: &[Matcher], indexed: &[bool]) -> TestId {
         // The operators' debug text identifies them (values included).
         let key = format!("{field}:{matchers:?}");
         if let Some(&t) = self.test_ids.get(&key) {
@@ -705,10 +724,23 @@ impl Index {
         self.test_uses.push(0);
         self.test_any
             .push(matchers.iter().all(|m| *m == Matcher::Exists(true)));
-        for m in matchers {
+        for m in matchers.iter().zip(indexed.iter().copied()) {
             self.fields[field as usize].add(&mut self.values, field, m, t);
         }
         t
+    }
+
+    /// Is operator `m` of a test on `field` indexed? Intervals only up to
+    /// [`MAX_INTERVALS`] per field: nested intervals make the segment table
+    /// grow with the square of their number (the rest are evaluated in step 2).
+    fn indexed_here(&self, field: FieldId, m: &Matcher) -> bool {
+        let fi = &self.fields[field as usize];
+        is_indexed(m)
+            && match m {
+                Matcher::Numeric(_) => fi.nums.len() < MAX_INTERVALS,
+                Matcher::Cidr(_) => fi.cidrs.len() < MAX_INTERVALS,
+                _ => true,
+            }
     }
 
     /// The tables computed from all the registered branches.

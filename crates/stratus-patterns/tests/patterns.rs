@@ -944,3 +944,42 @@ fn rule_set_exists_beside_indexed_tests() {
         vec!["item"]
     );
 }
+
+/// More nested intervals on one field than the engine indexes (the rest are
+/// evaluated per candidate): every rule still answers as its range says.
+#[test]
+fn many_nested_ranges_on_one_field() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let mut rs = RuleSet::new();
+    for i in 0..600u32 {
+        let num = format!(
+            r#"{{"n": [{{"numeric": [">", {i}, "<=", {}]}}], "ip": [{{"cidr": "10.0.{}.{}/24"}}]}}"#,
+            2000 - i,
+            i / 256,
+            i % 256
+        );
+        rs.insert(format!("r{i}"), Pattern::parse(&num).unwrap());
+    }
+    for (v, last_octets) in [
+        (0u32, 0u32),
+        (1, 5),
+        (300, 255),
+        (599, 300),
+        (1000, 511),
+        (1700, 100),
+    ] {
+        let ip = format!("10.0.{}.{}", last_octets / 256, last_octets % 256);
+        let ev = format!(r#"{{"n": {v}, "ip": "{ip}"}}"#);
+        let mut got = rs.matches_json(&ev).unwrap();
+        got.sort_unstable();
+        // Rule i: i < v <= 2000 - i, and its block (10.0.x.y up to the end of
+        // that /24) holds the address.
+        let mut want: Vec<String> = (0..600u32)
+            .filter(|&i| i < v && v <= 2000 - i)
+            .filter(|&i| i / 256 == last_octets / 256 && i % 256 <= last_octets % 256)
+            .map(|i| format!("r{i}"))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want, "event {ev}");
+    }
+}
