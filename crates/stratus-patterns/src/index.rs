@@ -43,7 +43,7 @@ use std::sync::{Arc, OnceLock};
 use crate::cidr::{CidrRange, IpKey, ip_value};
 use crate::error::EventError;
 use crate::flatten::{ArrayPos, FieldId, FlatBufs, LeafSink, PathTrie, Source};
-use crate::hash::{FlatTable, FxMap};
+use crate::hash::{FlatTable, FxMap, tail_word};
 use crate::matcher::{Matcher, NumRange, Val};
 use crate::parse::Branch;
 use crate::stab::Stab;
@@ -109,9 +109,11 @@ struct FieldIndex {
     exact_true: Vec<TestId>,
     exact_false: Vec<TestId>,
     exact_null: Vec<TestId>,
-    /// Lengths (ascending) of the prefixes and suffixes in [`Index::values`].
-    prefix_lens: Vec<u32>,
-    suffix_lens: Vec<u32>,
+    /// Lengths (ascending) of the prefixes and suffixes in [`Index::values`],
+    /// each with a one-hash Bloom filter of the [`probe_word`]s of its keys:
+    /// a leaf looks a length up only when its word may be there.
+    prefix_lens: Vec<(u32, u128)>,
+    suffix_lens: Vec<(u32, u128)>,
     /// `numeric` ranges and `cidr` blocks, indexed in [`Derived::ranges`].
     nums: Vec<(TestId, NumRange)>,
     cidrs: Vec<(TestId, CidrRange)>,
@@ -142,12 +144,38 @@ fn is_indexed(m: &Matcher) -> bool {
     )
 }
 
-fn add_len(lens: &mut Vec<u32>, len: usize) {
+/// Note a key of `len` bytes whose [`probe_word`] is `word`.
+fn add_len(lens: &mut Vec<(u32, u128)>, len: usize, word: u64) {
     let len = len as u32;
-    if !lens.contains(&len) {
-        lens.push(len);
-        lens.sort_unstable();
+    let at = match lens.binary_search_by_key(&len, |e| e.0) {
+        Ok(at) => at,
+        Err(at) => {
+            lens.insert(at, (len, 0));
+            at
+        }
+    };
+    lens[at].1 |= bloom_bit(word);
+}
+
+/// Eight bytes that tell prefixes (resp. suffixes) of one length apart
+/// better than their first (resp. last) eight, which many share
+/// (`arn:aws:`): a prefix's last eight bytes, a suffix's first eight, or
+/// the whole key when shorter.
+#[inline(always)]
+fn probe_word(key: &[u8], prefix: bool) -> u64 {
+    let n = key.len();
+    if n < 8 {
+        return tail_word(key);
     }
+    let at = if prefix { n - 8 } else { 0 };
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&key[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn bloom_bit(word: u64) -> u128 {
+    1u128 << (word.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57)
 }
 
 #[inline]
@@ -182,11 +210,19 @@ impl FieldIndex {
                 add_test(values.entry(tag(field, K_EQ_IC), s.as_bytes()), t);
             }
             Matcher::Prefix(p) => {
-                add_len(&mut self.prefix_lens, p.len());
+                add_len(
+                    &mut self.prefix_lens,
+                    p.len(),
+                    probe_word(p.as_bytes(), true),
+                );
                 add_test(values.entry(tag(field, K_PREFIX), p.as_bytes()), t);
             }
             Matcher::Suffix(p) => {
-                add_len(&mut self.suffix_lens, p.len());
+                add_len(
+                    &mut self.suffix_lens,
+                    p.len(),
+                    probe_word(p.as_bytes(), false),
+                );
                 add_test(values.entry(tag(field, K_SUFFIX), p.as_bytes()), t);
             }
             Matcher::Numeric(r) if indexed => self.nums.push((t, r.clone())),
@@ -851,21 +887,28 @@ impl Index {
                     Self::on_ip(&ranges[field as usize], fi, st, ip, in_array);
                 }
                 let b = s.as_bytes();
-                for &len in &fi.prefix_lens {
+                for &(len, bloom) in &fi.prefix_lens {
                     let len = len as usize;
                     if len > b.len() {
                         break;
+                    }
+                    if bloom & bloom_bit(probe_word(&b[..len], true)) == 0 {
+                        continue;
                     }
                     if let Some(ts) = self.values.get(tag(field, K_PREFIX), &b[..len]) {
                         st.mark(ts, in_array);
                     }
                 }
-                for &len in &fi.suffix_lens {
+                for &(len, bloom) in &fi.suffix_lens {
                     let len = len as usize;
                     if len > b.len() {
                         break;
                     }
-                    if let Some(ts) = self.values.get(tag(field, K_SUFFIX), &b[b.len() - len..]) {
+                    let tail = &b[b.len() - len..];
+                    if bloom & bloom_bit(probe_word(tail, false)) == 0 {
+                        continue;
+                    }
+                    if let Some(ts) = self.values.get(tag(field, K_SUFFIX), tail) {
                         st.mark(ts, in_array);
                     }
                 }

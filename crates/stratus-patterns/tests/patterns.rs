@@ -983,3 +983,55 @@ fn many_nested_ranges_on_one_field() {
         assert_eq!(got, want, "event {ev}");
     }
 }
+
+/// Many prefixes and suffixes of a few lengths on one field (each length's
+/// keys are screened before they are looked up): every rule still answers
+/// as `starts_with` / `ends_with` say.
+#[test]
+fn many_prefixes_and_suffixes_on_one_field() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let region = |i: u32| ["us-east-1", "eu-central-1", "ap-southeast-2"][(i % 3) as usize];
+    let mut rs = RuleSet::new();
+    let mut keys = Vec::new();
+    for i in 0..150u32 {
+        let (op, key) = if i % 2 == 0 {
+            ("prefix", format!("arn:aws:ec2:{}:{}", region(i), i / 6))
+        } else {
+            ("suffix", format!("{}/i-{:x}", i % 7, i / 2))
+        };
+        let p = format!(r#"{{"r": [{{"{op}": "{key}"}}]}}"#);
+        rs.insert(format!("r{i}"), Pattern::parse(&p).unwrap());
+        keys.push((op, key));
+    }
+    let mut checked = 0;
+    for i in 0..150u32 {
+        for v in [
+            format!("arn:aws:ec2:{}:{}:instance/i-{:x}", region(i), i / 6, i),
+            format!(
+                "arn:aws:ec2:{}:{}{}/i-{:x}",
+                region(i + 1),
+                i / 6,
+                i % 7,
+                i / 2
+            ),
+            format!("x{}", i % 7),
+        ] {
+            let ev = format!(r#"{{"r": "{v}"}}"#);
+            let mut got = rs.matches_json(&ev).unwrap();
+            got.sort_unstable();
+            let mut want: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .filter(|(_, (op, k))| match *op {
+                    "prefix" => v.starts_with(k.as_str()),
+                    _ => v.ends_with(k.as_str()),
+                })
+                .map(|(j, _)| format!("r{j}"))
+                .collect();
+            want.sort_unstable();
+            checked += usize::from(!want.is_empty());
+            assert_eq!(got, want, "event {ev}");
+        }
+    }
+    assert!(checked > 100, "too few matching events: {checked}");
+}
