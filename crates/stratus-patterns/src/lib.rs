@@ -41,7 +41,7 @@
 //! JSON reading included. Wall-clock figures, the method, the history of the
 //! changes and where the instructions go are in `BENCH.md`; there the crate
 //! is about 3× faster than the `quamina` crate on the same rules at 10
-//! rules, 18× at 300 and 47× at 1000.
+//! rules, 17–21× at 300 and 34–47× at 1000.
 //!
 //! Invalid patterns fail with [`PatternError`] (code
 //! `InvalidEventPatternException`) whose message is AWS's first line,
