@@ -657,11 +657,34 @@ fn string_span(b: &[u8], i: usize) -> Result<(usize, usize, bool), EventError> {
 /// is parsed, i.e. when some pattern tests it).
 #[inline(always)]
 fn number_end(b: &[u8], mut i: usize) -> usize {
-    while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = b.get(i) {
+    while b.get(i).is_some_and(|&c| CLASS[c as usize] & NUMBER != 0) {
         i += 1;
     }
     i
 }
+
+/// Byte classes, one table load per byte in the loops that scan values.
+const NUMBER: u8 = 1;
+const BRACKET_OR_QUOTE: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = NUMBER;
+        c += 1;
+    }
+    t[b'-' as usize] = NUMBER;
+    t[b'+' as usize] = NUMBER;
+    t[b'.' as usize] = NUMBER;
+    t[b'e' as usize] = NUMBER;
+    t[b'E' as usize] = NUMBER;
+    t[b'{' as usize] = BRACKET_OR_QUOTE;
+    t[b'}' as usize] = BRACKET_OR_QUOTE;
+    t[b'[' as usize] = BRACKET_OR_QUOTE;
+    t[b']' as usize] = BRACKET_OR_QUOTE;
+    t[b'"' as usize] = BRACKET_OR_QUOTE;
+    t
+};
 
 /// After the literal `word` expected at `i`.
 #[inline]
@@ -682,6 +705,13 @@ fn skip_value(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Result<usize, Even
         Some(b'{' | b'[') => {
             stack.clear();
             loop {
+                // Past the bytes that are neither brackets nor quotes.
+                while b
+                    .get(i)
+                    .is_some_and(|&c| CLASS[c as usize] & BRACKET_OR_QUOTE == 0)
+                {
+                    i += 1;
+                }
                 match b.get(i) {
                     Some(&c @ (b'{' | b'[')) => stack.push(c),
                     Some(&c @ (b'}' | b']')) => {
