@@ -386,6 +386,43 @@ struct Derived {
     anchors: Anchors,
     /// By field.
     ranges: Vec<FieldRanges>,
+    gate: Option<Gate>,
+}
+
+/// The field most branches have an indexed positive test on (`source`, in
+/// EventBridge rule sets), used to skip the leaves no other branch needs:
+/// once the event's value for it has been read (EventBridge envelopes put
+/// `source` before `detail`), a leaf is looked up only if some branch
+/// testing its field either has no test on the gate field or has one that
+/// this value hit. A branch whose gate test missed cannot match, whatever
+/// its other tests say.
+#[derive(Debug, Clone)]
+struct Gate {
+    field: FieldId,
+    /// Bitset words per field set.
+    words: usize,
+    /// Fields looked up whatever the gate's value.
+    always: Vec<u64>,
+    /// Per test: its field set in `masks` (`NIL`: not a gate test).
+    of_test: Vec<u32>,
+    masks: Vec<u64>,
+}
+
+impl Gate {
+    /// After the gate's leaf: the fields to look up from now on.
+    #[inline(never)]
+    fn open(&self, st: &mut State) {
+        st.relevant.clear();
+        st.relevant.extend_from_slice(&self.always);
+        for &t in &st.marked[st.gate_from..] {
+            let k = self.of_test[t as usize];
+            if k != NIL {
+                let m = &self.masks[k as usize * self.words..(k as usize + 1) * self.words];
+                st.relevant.iter_mut().zip(m).for_each(|(r, m)| *r |= m);
+            }
+        }
+        st.gate_state = GATE_OPEN;
+    }
 }
 
 /// Compiled patterns, indexed by field and value.
@@ -447,7 +484,23 @@ struct State {
     dhead: Vec<(u32, u32)>,
     /// Trie nodes the array-consistency walk enters (stamped with `epoch`).
     wanted: Vec<u32>,
+    /// See [`Gate`]: where this event is (`GATE_*`), the fields to look up
+    /// once the gate's leaf was read (a bitset), and where the tests its
+    /// leaf marked start in `marked`.
+    gate_state: u8,
+    relevant: Vec<u64>,
+    gate_from: usize,
+    /// A second gate leaf came after fields were skipped: evaluate again
+    /// without the gate.
+    gate_conflict: bool,
 }
+
+/// The gate field was not read yet (every leaf is looked up).
+const GATE_UNSEEN: u8 = 0;
+/// Read: leaves of fields outside `State::relevant` are skipped.
+const GATE_OPEN: u8 = 1;
+/// Not used for this event (read inside an array, or twice).
+const GATE_OFF: u8 = 2;
 
 const NIL: u32 = u32::MAX;
 
@@ -490,6 +543,8 @@ impl State {
         self.marked.clear();
         self.dleaves.clear();
         self.dstr.clear();
+        self.gate_state = GATE_UNSEEN;
+        self.gate_conflict = false;
     }
 
     fn keep_leaf(&mut self, field: FieldId, val: Val<'_>, in_array: bool) {
@@ -570,14 +625,37 @@ struct Verdict<'a> {
 struct FastSink<'a> {
     idx: &'a Index,
     ranges: &'a [FieldRanges],
+    gate: Option<&'a Gate>,
     st: &'a mut State,
 }
 
 impl LeafSink for FastSink<'_> {
     #[inline(never)]
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
+        let st = &mut *self.st;
+        let mut opens = None;
+        if let Some(g) = self.gate {
+            if field == g.field {
+                if chain.is_empty() && st.gate_state == GATE_UNSEEN {
+                    st.gate_from = st.marked.len();
+                    opens = Some(g);
+                } else {
+                    st.gate_conflict |= st.gate_state == GATE_OPEN;
+                    st.gate_state = GATE_OFF;
+                }
+            } else if st.gate_state == GATE_OPEN
+                && st.relevant[field as usize / 64] >> (field % 64) & 1 == 0
+            {
+                // Only branches whose gate test missed test this field (so
+                // none of them is decided, not even on its `exists: false`).
+                return;
+            }
+        }
         self.idx
-            .on_leaf(self.ranges, self.st, field, val, !chain.is_empty());
+            .on_leaf(self.ranges, st, field, val, !chain.is_empty());
+        if let Some(g) = opens {
+            g.open(st);
+        }
     }
 }
 
@@ -784,6 +862,65 @@ impl Index {
         self.derived.get_or_init(|| Derived {
             anchors: self.compute_anchors(),
             ranges: self.fields.iter().map(FieldRanges::build).collect(),
+            gate: self.compute_gate(),
+        })
+    }
+
+    /// The [`Gate`] of the current branches, if one is worth having.
+    fn compute_gate(&self) -> Option<Gate> {
+        // Per branch: its indexed positive tests, with their fields.
+        let gate_tests = |sub: usize| {
+            let (h, info) = (&self.hot[sub], &self.subs[sub]);
+            self.branch_tests(h)
+                .iter()
+                .filter(move |b| b.mask & h.gate != 0)
+                .map(move |b| (b.tid, info.conds[b.mask.trailing_zeros() as usize].field))
+        };
+        let nfields = self.fields.len();
+        let mut count = vec![0u32; nfields];
+        for sub in 0..self.hot.len() {
+            let mut fields: Vec<FieldId> = gate_tests(sub).map(|(_, f)| f).collect();
+            fields.dedup();
+            for f in fields {
+                count[f as usize] += 1;
+            }
+        }
+        let (field, &n) = count.iter().enumerate().max_by_key(|&(_, n)| *n)?;
+        if n < 2 {
+            return None;
+        }
+        let field = field as FieldId;
+        let words = nfields.div_ceil(64);
+        let bit = |f: FieldId| (f as usize / 64, 1u64 << (f % 64));
+        let mut always = vec![0u64; words];
+        let (w, b) = bit(field);
+        always[w] |= b;
+        let mut of_test = vec![NIL; self.test_uses.len()];
+        let mut masks: Vec<u64> = Vec::new();
+        for sub in 0..self.hot.len() {
+            let key = gate_tests(sub).find(|&(_, f)| f == field).map(|(t, _)| t);
+            let set = match key {
+                None => &mut always[..],
+                Some(t) => {
+                    if of_test[t as usize] == NIL {
+                        of_test[t as usize] = (masks.len() / words) as u32;
+                        masks.resize(masks.len() + words, 0);
+                    }
+                    let k = of_test[t as usize] as usize;
+                    &mut masks[k * words..(k + 1) * words]
+                }
+            };
+            for c in &self.subs[sub].conds {
+                let (w, b) = bit(c.field);
+                set[w] |= b;
+            }
+        }
+        Some(Gate {
+            field,
+            words,
+            always,
+            of_test,
+            masks,
         })
     }
 
@@ -1114,9 +1251,26 @@ impl Index {
         let mut sink = FastSink {
             idx: self,
             ranges: &d.ranges,
+            gate: d.gate.as_ref(),
             st,
         };
         ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
+        if sc.st.gate_conflict {
+            // The gate field had a second value after leaves were skipped
+            // (a duplicate key): read the event again, every leaf.
+            sc.st.begin(
+                self.test_uses.len(),
+                self.trie.field_count(),
+                self.rules as usize,
+            );
+            let mut sink = FastSink {
+                idx: self,
+                ranges: &d.ranges,
+                gate: None,
+                st: &mut sc.st,
+            };
+            ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
+        }
 
         sc.pending.clear();
         self.decide(&d.anchors, &mut sc.st, &mut sc.pending, out);

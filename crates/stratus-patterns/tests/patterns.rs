@@ -1035,3 +1035,54 @@ fn many_prefixes_and_suffixes_on_one_field() {
     }
     assert!(checked > 100, "too few matching events: {checked}");
 }
+
+/// Leaves of fields that only rules of another `source` test are skipped
+/// once `source` has been read; every case where that could go wrong (the
+/// field before `source`, `source` twice or in an array, `exists: false`)
+/// answers as the rules one by one do.
+#[test]
+fn rules_of_other_sources_do_not_change_answers() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let rules = [
+        r#"{"source": ["a"], "detail": {"x": ["1"]}}"#,
+        r#"{"source": ["b"], "detail": {"x": ["1"]}}"#,
+        r#"{"source": ["a"], "detail": {"y": [{"exists": false}]}}"#,
+        r#"{"source": ["b"], "detail": {"y": [{"exists": false}]}}"#,
+        r#"{"source": ["b"], "detail": {"v": ["3"]}}"#,
+        r#"{"detail": {"z": ["2"]}}"#,
+        r#"{"source": ["a"], "detail": {"w": [{"numeric": [">", 2, "<", 4]}]}}"#,
+    ];
+    let mut rs = RuleSet::new();
+    let singles: Vec<Pattern> = rules.iter().map(|r| Pattern::parse(r).unwrap()).collect();
+    for (i, p) in singles.iter().enumerate() {
+        rs.insert(format!("r{i}"), p.clone());
+    }
+    let events = [
+        r#"{"source": "a", "detail": {"x": "1", "z": "2", "w": 3}}"#,
+        r#"{"source": "b", "detail": {"x": "1", "z": "2", "y": 1, "w": "3"}}"#,
+        r#"{"source": "a", "detail": {"x": "1", "v": "3", "y": 0}, "source": "b"}"#,
+        r#"{"source": ["a", "b"], "detail": {"x": "1", "v": "3"}}"#,
+        r#"{"detail": {"v": "3", "y": null}, "source": "b"}"#,
+        r#"{"source": "c", "detail": {"x": "1", "z": "2"}}"#,
+        r#"{"detail": {"x": "1"}}"#,
+    ];
+    for ev in events {
+        let mut got = rs.matches_json(ev).unwrap();
+        got.sort_unstable();
+        let want: Vec<String> = singles
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.matches_json(ev).unwrap())
+            .map(|(i, _)| format!("r{i}"))
+            .collect();
+        assert_eq!(got, want, "event {ev}");
+    }
+    // The duplicate key: both values count, as a streaming reader sees them.
+    let dup = rs.matches_json(events[2]).unwrap();
+    assert!(dup.contains(&"r0") && dup.contains(&"r4"), "{dup:?}");
+    // Read after `source`, `v` is needed by a rule of `b` only.
+    let only_a = rs
+        .matches_json(r#"{"source": "a", "detail": {"v": "3", "y": 1}}"#)
+        .unwrap();
+    assert!(only_a.is_empty(), "{only_a:?}");
+}
