@@ -15,7 +15,9 @@
 //!    field's maps; every hit marks its tests as hit (once per test, however
 //!    many branches share it). Leaves of fields that also carry non-indexed
 //!    tests (half-open `numeric` ranges, `anything-but`, `wildcard`,
-//!    case-insensitive prefix/suffix) are kept aside.
+//!    case-insensitive prefix/suffix) are kept aside. Once the [`Gate`]
+//!    field (`source`) has been read, leaves only branches of other values
+//!    of it would need are not looked up.
 //! 2. Each branch with indexed positive tests or filters is filed under one
 //!    of them, its *anchor* (the one shared by the fewest branches), and is
 //!    looked at only when its anchor was hit; its other tests' marks then

@@ -36,12 +36,12 @@
 //!
 //! Measured in instructions per evaluation (one ~1 KiB EventBridge-shaped
 //! event, given as JSON text, matched against the whole rule set; counted
-//! with callgrind, so independent of the machine's load): about 9,200 with
-//! 10 rules, 15,600 with 300 and 22,600 with 1000 rules of mixed operators,
+//! with callgrind, so independent of the machine's load): about 8,000 with
+//! 10 rules, 14,700 with 300 and 21,500 with 1000 rules of mixed operators,
 //! JSON reading included. Wall-clock figures, the method, the history of the
 //! changes and where the instructions go are in `BENCH.md`; there the crate
-//! is about 3× faster than the `quamina` crate on the same rules at 10
-//! rules, 17–21× at 300 and 34–47× at 1000.
+//! is about 4× faster than the `quamina` crate on the same rules at 10
+//! rules, 21× at 300 and 44× at 1000.
 //!
 //! Invalid patterns fail with [`PatternError`] (code
 //! `InvalidEventPatternException`) whose message is AWS's first line,
