@@ -458,18 +458,24 @@ impl<S: LeafSink> ValueWalker<'_, S> {
     }
 }
 
-/// Bit `k` set when byte `i + k` of `b` is `"` or `\\` (`b` has sixteen
-/// bytes from `i`): one SSE2 compare-and-mask on x86-64.
+/// Bit `k` set when byte `k` of `w` is `"` or `\`: one SSE2
+/// compare-and-mask on x86-64.
 #[inline(always)]
-fn quote_or_backslash16(b: &[u8], i: usize) -> u32 {
-    let mut w = [0u8; 16];
-    w.copy_from_slice(&b[i..i + 16]);
+fn quote_or_backslash_mask(w: [u8; 16]) -> u32 {
     let v = u8x16::new(w);
     let hit = v.cmp_eq(u8x16::splat(b'"')) | v.cmp_eq(u8x16::splat(b'\\'));
     hit.move_mask() as u32
 }
 
-/// Position of the first `"` or `\\` at or after `i`: sixteen bytes at a
+/// [`quote_or_backslash_mask`] of the sixteen bytes of `b` from `i`.
+#[inline(always)]
+fn quote_or_backslash16(b: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&b[i..i + 16]);
+    quote_or_backslash_mask(w)
+}
+
+/// Position of the first `"` or `\` at or after `i`: sixteen bytes at a
 /// time for the first 64 bytes (most JSON strings are shorter), `memchr`
 /// beyond. Inlined: the call (saved registers, the search's constants
 /// loaded again) cost about as much as searching a short string.
@@ -949,8 +955,7 @@ fn emit<S: LeafSink>(trie: &PathTrie, sink: &mut S, chain: &[ArrayPos], node: u3
 fn key16(b: &[u8], i: usize) -> Option<(u64, u64, usize)> {
     let mut w = [0u8; 16];
     w.copy_from_slice(b.get(i + 1..i + 17)?);
-    let v = u8x16::new(w);
-    let hit = (v.cmp_eq(u8x16::splat(b'"')) | v.cmp_eq(u8x16::splat(b'\\'))).move_mask();
+    let hit = quote_or_backslash_mask(w);
     let len = hit.trailing_zeros() as usize;
     if hit == 0 || w[len] != b'"' {
         return None;

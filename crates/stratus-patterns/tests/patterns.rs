@@ -1086,3 +1086,33 @@ fn rules_of_other_sources_do_not_change_answers() {
         .unwrap();
     assert!(only_a.is_empty(), "{only_a:?}");
 }
+
+/// The gate's field sets span several 64-bit words when there are more
+/// than 64 fields: rules on fields past the first word still answer.
+#[test]
+fn gate_with_more_than_64_fields() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let mut rs = RuleSet::new();
+    for i in 0..150u32 {
+        let p = format!(
+            r#"{{"source": ["s{}"], "detail": {{"f{i}": ["v"]}}}}"#,
+            i % 5
+        );
+        rs.insert(format!("r{i}"), Pattern::parse(&p).unwrap());
+    }
+    for src in 0..6u32 {
+        let fields: Vec<String> = (0..150).map(|i| format!(r#""f{i}": "v""#)).collect();
+        let ev = format!(
+            r#"{{"source": "s{src}", "detail": {{{}}}}}"#,
+            fields.join(", ")
+        );
+        let mut got = rs.matches_json(&ev).unwrap();
+        got.sort_unstable();
+        let mut want: Vec<String> = (0..150u32)
+            .filter(|i| i % 5 == src)
+            .map(|i| format!("r{i}"))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want, "source s{src}");
+    }
+}
