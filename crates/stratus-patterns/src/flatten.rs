@@ -28,8 +28,6 @@ pub(crate) type ArrayPos = (u32, u32);
 struct Node {
     has_children: bool,
     field: FieldId,
-    /// The parent node (the root is its own parent).
-    parent: u32,
     /// Bit `len_bit(n)` is set when some child segment is `n` bytes long:
     /// most long event keys no pattern tests are rejected by their length
     /// alone, without a table lookup.
@@ -37,11 +35,10 @@ struct Node {
 }
 
 impl Node {
-    fn new(parent: u32) -> Self {
+    fn new() -> Self {
         Self {
             has_children: false,
             field: NO_FIELD,
-            parent,
             child_lens: 0,
         }
     }
@@ -65,18 +62,15 @@ pub(crate) struct PathTrie {
     /// keys) again, in a table with a cheaper hash than `children`'s.
     short: ShortChildren,
     fields: u32,
-    /// The node of each field.
-    field_nodes: Vec<u32>,
 }
 
 impl Default for PathTrie {
     fn default() -> Self {
         Self {
-            nodes: vec![Node::new(0)],
+            nodes: vec![Node::new()],
             children: FlatTable::default(),
             short: ShortChildren::default(),
             fields: 0,
-            field_nodes: Vec::new(),
         }
     }
 }
@@ -198,26 +192,6 @@ impl PathTrie {
         self.fields as usize
     }
 
-    pub(crate) fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// Call `mark` on the node of every path that reaches `field` (the
-    /// field's node and its ancestors, the root included).
-    pub(crate) fn mark_path(&self, field: FieldId, mut mark: impl FnMut(u32)) {
-        let Some(&n) = self.field_nodes.get(field as usize) else {
-            return;
-        };
-        let mut n = n as usize;
-        loop {
-            mark(n as u32);
-            if n == 0 {
-                return;
-            }
-            n = self.nodes[n].parent as usize;
-        }
-    }
-
     /// Add a dot-joined path; returns its field id (the same id for the same path).
     pub(crate) fn insert(&mut self, path: &str) -> FieldId {
         let mut node = 0usize;
@@ -226,7 +200,7 @@ impl PathTrie {
                 Some(c) => c as usize,
                 None => {
                     let id = self.nodes.len() as u32;
-                    self.nodes.push(Node::new(node as u32));
+                    self.nodes.push(Node::new());
                     *self.children.entry(node as u32, seg.as_bytes()) = id;
                     if seg.len() < 8 {
                         self.short
@@ -241,7 +215,6 @@ impl PathTrie {
         if self.nodes[node].field == NO_FIELD {
             self.nodes[node].field = self.fields;
             self.fields += 1;
-            self.field_nodes.push(node as u32);
         }
         self.nodes[node].field
     }
@@ -317,13 +290,6 @@ impl PathTrie {
 /// Receives the leaves of an event.
 pub(crate) trait LeafSink {
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]);
-
-    /// Should the walk enter the value at trie node `node`? (A sink that needs
-    /// only some fields lets the other subtrees be skipped.)
-    #[inline(always)]
-    fn wants(&self, _node: u32) -> bool {
-        true
-    }
 }
 
 /// Reusable buffers for flattening.
@@ -346,6 +312,12 @@ pub(crate) trait Source {
         sink: &mut S,
         bufs: &mut FlatBufs,
     ) -> Result<(), EventError>;
+
+    /// The event's JSON text, when it is given as text (string leaves are
+    /// slices of it, unless unescaped).
+    fn text(&self) -> &str {
+        ""
+    }
 }
 
 /// An event given as JSON text.
@@ -354,6 +326,10 @@ pub(crate) struct JsonSource<'a>(pub(crate) &'a str);
 pub(crate) struct ValueSource<'a>(pub(crate) &'a Value);
 
 impl Source for JsonSource<'_> {
+    fn text(&self) -> &str {
+        self.0
+    }
+
     fn walk<S: LeafSink>(
         &self,
         trie: &PathTrie,
@@ -393,9 +369,7 @@ impl Source for ValueSource<'_> {
                 arrays: 0,
             };
             for (k, v) in map {
-                if let Some(c) = trie.step(0, k.as_bytes())
-                    && w.sink.wants(c)
-                {
+                if let Some(c) = trie.step(0, k.as_bytes()) {
                     w.value(v, c, 0)?;
                 }
             }
@@ -420,9 +394,7 @@ impl<S: LeafSink> ValueWalker<'_, S> {
             Value::Object(map) => {
                 if self.trie.has_children(node) {
                     for (k, v) in map {
-                        if let Some(c) = self.trie.step(node, k.as_bytes())
-                            && self.sink.wants(c)
-                        {
+                        if let Some(c) = self.trie.step(node, k.as_bytes()) {
                             self.value(v, c, depth + 1)?;
                         }
                     }
@@ -834,7 +806,7 @@ fn read_object<S: LeafSink>(
                     i += 1;
                 }
                 i = skip_ws(b, i);
-                child.filter(|&c| sink.wants(c))
+                child
             };
             // The value.
             match (b.get(i), target) {
@@ -1450,34 +1422,6 @@ mod tests {
         assert_eq!(got, want);
     }
 
-    /// A sink that wants only some nodes: other subtrees are skipped (their
-    /// numbers are not even parsed), wanted ones read as usual.
-    #[test]
-    fn unwanted_subtrees_are_skipped() {
-        struct Only(u32, Collect);
-        impl LeafSink for Only {
-            fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
-                self.1.leaf(field, val, chain);
-            }
-            fn wants(&self, node: u32) -> bool {
-                node == self.0
-            }
-        }
-        let mut t = PathTrie::default();
-        t.insert("a");
-        let b = t.insert("b");
-        let node_b = t.child(0, b"b").unwrap_or(u32::MAX);
-        let mut sink = Only(node_b, Collect::default());
-        JsonSource(r#"{"a":-,"b":[1,{"c":2}],"a":[{"x":--}],"b":"y"}"#)
-            .walk(&t, &mut sink, &mut FlatBufs::default())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let want: Vec<Leaf> = vec![
-            (b, "Num(1.0)".to_string(), vec![(0, 0)]),
-            (b, "Str(\"y\")".to_string(), vec![]),
-        ];
-        assert_eq!(sink.1.0, want);
-    }
-
     /// Keys of eight to fifteen bytes are read with two word loads when
     /// sixteen bytes follow the opening quote and the first word has no
     /// quote or backslash; otherwise by the general path.
@@ -1540,26 +1484,6 @@ mod tests {
                 n += 1;
             }
         }
-    }
-
-    #[test]
-    fn marks_the_paths_of_a_field() {
-        let mut t = PathTrie::default();
-        let ab = t.insert("a.b");
-        let abc = t.insert("a.b.c");
-        let x = t.insert("x");
-        let nodes = |f: FieldId| {
-            let mut v = Vec::new();
-            t.mark_path(f, |n| v.push(n));
-            v
-        };
-        let a = t.child(0, b"a").unwrap_or(u32::MAX);
-        let b = t.child(a, b"b").unwrap_or(u32::MAX);
-        let c = t.child(b, b"c").unwrap_or(u32::MAX);
-        assert_eq!(nodes(abc), vec![c, b, a, 0]);
-        assert_eq!(nodes(ab), vec![b, a, 0]);
-        assert_eq!(nodes(x), vec![t.child(0, b"x").unwrap_or(u32::MAX), 0]);
-        assert_eq!(nodes(99), Vec::<u32>::new());
     }
 
     #[test]

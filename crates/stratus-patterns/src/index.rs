@@ -34,11 +34,12 @@
 //!
 //! Array consistency (EventBridge refuses a match in which two tested fields
 //! come from different elements of the same array) is checked only when a
-//! branch has two or more tests satisfied solely from inside arrays; then the
-//! event is walked a second time for those branches, entering only the paths
-//! of their tests, and a small dynamic
-//! programme over the array structure decides (linear in the hits, see
-//! [`family`]).
+//! branch has two or more tests satisfied solely from inside arrays. The
+//! first walk keeps the leaves read inside arrays (of fields tested by
+//! branches with two tests or more) with their array positions; the check
+//! evaluates those branches' tests on them, and a small dynamic programme
+//! over the array structure decides (linear in the hits, see [`family`]).
+//! String leaves that are slices of the event's text are kept by position.
 
 use std::sync::{Arc, OnceLock};
 
@@ -389,6 +390,9 @@ struct Derived {
     /// By field.
     ranges: Vec<FieldRanges>,
     gate: Option<Gate>,
+    /// Fields (a bitset) whose leaves inside arrays are kept for the
+    /// array-consistency check: those of branches with two tests or more.
+    track: Vec<u64>,
 }
 
 /// The field most branches have an indexed positive test on (`source`, in
@@ -464,7 +468,6 @@ pub(crate) struct Scratch {
     bufs: FlatBufs,
     pending: Vec<(u32, u64)>,
     hits: Vec<SlowHit>,
-    arena: Vec<ArrayPos>,
 }
 
 #[derive(Debug, Default)]
@@ -482,10 +485,15 @@ struct State {
     /// Leaves kept for step 2, chained per field from `dhead`.
     dleaves: Vec<DLeaf>,
     dstr: String,
+    /// The event's text (see [`SrcText`]).
+    src: SrcText,
     /// Per field: (epoch, first kept leaf); stale when the epoch is old.
     dhead: Vec<(u32, u32)>,
-    /// Trie nodes the array-consistency walk enters (stamped with `epoch`).
-    wanted: Vec<u32>,
+    /// Leaves read inside arrays, of fields whose tests may need the
+    /// array-consistency check, with their array positions (`achain`): the
+    /// check replays them instead of reading the event again.
+    aleaves: Vec<ALeaf>,
+    achain: Vec<ArrayPos>,
     /// See [`Gate`]: where this event is (`GATE_*`), the fields to look up
     /// once the gate's leaf was read (a bitset), and where the tests its
     /// leaf marked start in `marked`.
@@ -508,6 +516,9 @@ const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum DVal {
+    /// At (start, length) in the event's text.
+    Event(u32, u32),
+    /// At (start, length) in `State::dstr`.
     Str(u32, u32),
     Num(f64),
     Bool(bool),
@@ -521,8 +532,65 @@ struct DLeaf {
     in_array: bool,
 }
 
+/// A leaf read inside arrays (see [`State::aleaves`]).
+#[derive(Debug, Clone)]
+struct ALeaf {
+    field: FieldId,
+    val: DVal,
+    /// Its array positions: `State::achain[cstart..cstart + clen]`.
+    cstart: u32,
+    clen: u32,
+}
+
+/// Where the strings of kept leaves are: the event's text (`SrcText`),
+/// or the copies of those that are not slices of it (`State::dstr`).
+#[derive(Clone, Copy)]
+struct Texts<'a> {
+    event: &'a str,
+    copies: &'a str,
+}
+
+impl DVal {
+    /// `val` kept: a string that is a slice of the event's text (`src`:
+    /// its address and length) by position, any other appended to `copies`.
+    #[inline(always)]
+    fn store(val: Val<'_>, copies: &mut String, src: SrcText) -> Self {
+        match val {
+            Val::Str(s) => {
+                let at = (s.as_ptr() as usize).wrapping_sub(src.0);
+                if at <= src.1 && s.len() <= src.1 - at {
+                    DVal::Event(at as u32, s.len() as u32)
+                } else {
+                    let start = copies.len() as u32;
+                    copies.push_str(s);
+                    DVal::Str(start, s.len() as u32)
+                }
+            }
+            Val::Num(x) => DVal::Num(x),
+            Val::Bool(b) => DVal::Bool(b),
+            Val::Null => DVal::Null,
+        }
+    }
+
+    #[inline(always)]
+    fn load(self, t: Texts<'_>) -> Val<'_> {
+        match self {
+            DVal::Event(a, n) => Val::Str(&t.event[a as usize..(a + n) as usize]),
+            DVal::Str(a, n) => Val::Str(&t.copies[a as usize..(a + n) as usize]),
+            DVal::Num(x) => Val::Num(x),
+            DVal::Bool(b) => Val::Bool(b),
+            DVal::Null => Val::Null,
+        }
+    }
+}
+
+/// The address and length of the event's JSON text (empty for a parsed
+/// event): kept string leaves inside it are stored by position, not copied.
+type SrcText = (usize, usize);
+
 impl State {
-    fn begin(&mut self, tests: usize, fields: usize, rules: usize) {
+    fn begin(&mut self, tests: usize, fields: usize, rules: usize, text: &str) {
+        self.src = (text.as_ptr() as usize, text.len());
         if self.tests.len() < tests {
             self.tests.resize(tests, (0, false));
         }
@@ -539,12 +607,13 @@ impl State {
             self.field_epoch.iter_mut().for_each(|e| *e = 0);
             self.dhead.iter_mut().for_each(|e| e.0 = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
-            self.wanted.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
         }
         self.marked.clear();
         self.dleaves.clear();
         self.dstr.clear();
+        self.aleaves.clear();
+        self.achain.clear();
         self.gate_state = GATE_UNSEEN;
         self.gate_conflict = false;
     }
@@ -553,22 +622,25 @@ impl State {
         let f = field as usize;
         let (e, head) = self.dhead[f];
         let next = if e == self.epoch { head } else { NIL };
-        let val = match val {
-            Val::Str(s) => {
-                let start = self.dstr.len() as u32;
-                self.dstr.push_str(s);
-                DVal::Str(start, s.len() as u32)
-            }
-            Val::Num(x) => DVal::Num(x),
-            Val::Bool(b) => DVal::Bool(b),
-            Val::Null => DVal::Null,
-        };
+        let val = DVal::store(val, &mut self.dstr, self.src);
         self.dhead[f] = (self.epoch, self.dleaves.len() as u32);
         self.dleaves.push(DLeaf {
             next,
             val,
             in_array,
         });
+    }
+
+    #[inline]
+    fn keep_array_leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
+        let val = DVal::store(val, &mut self.dstr, self.src);
+        self.aleaves.push(ALeaf {
+            field,
+            val,
+            cstart: self.achain.len() as u32,
+            clen: chain.len() as u32,
+        });
+        self.achain.extend_from_slice(chain);
     }
 
     /// Record hits of the tests `ts` by one leaf.
@@ -590,7 +662,7 @@ impl State {
 /// The leaves kept for step 2, read while the branches are decided.
 struct Kept<'a> {
     leaves: &'a [DLeaf],
-    text: &'a str,
+    text: Texts<'a>,
     heads: &'a [(u32, u32)],
     epoch: u32,
 }
@@ -605,12 +677,7 @@ impl Kept<'_> {
 
     #[inline]
     fn val(&self, leaf: &DLeaf) -> Val<'_> {
-        match leaf.val {
-            DVal::Str(a, n) => Val::Str(&self.text[a as usize..(a + n) as usize]),
-            DVal::Num(x) => Val::Num(x),
-            DVal::Bool(b) => Val::Bool(b),
-            DVal::Null => Val::Null,
-        }
+        leaf.val.load(self.text)
     }
 }
 
@@ -628,6 +695,8 @@ struct FastSink<'a> {
     idx: &'a Index,
     ranges: &'a [FieldRanges],
     gate: Option<&'a Gate>,
+    /// [`Derived::track`].
+    track: &'a [u64],
     st: &'a mut State,
 }
 
@@ -655,57 +724,24 @@ impl LeafSink for FastSink<'_> {
         }
         self.idx
             .on_leaf(self.ranges, st, field, val, !chain.is_empty());
+        if !chain.is_empty() && self.track[field as usize / 64] >> (field % 64) & 1 != 0 {
+            st.keep_array_leaf(field, val, chain);
+        }
         if let Some(g) = opens {
             g.open(st);
         }
     }
 }
 
-/// A hit recorded by the second, array-aware walk.
+/// A hit recorded by the array-consistency check.
 #[derive(Debug, Clone, Copy)]
 struct SlowHit {
+    /// Index in `Scratch::pending`, and the branch's bit of the test hit.
     pending: u32,
     bit: u8,
+    /// The leaf's array positions: `State::achain[start..start + len]`.
     start: u32,
     len: u32,
-}
-
-struct SlowSink<'a> {
-    idx: &'a Index,
-    pending: &'a [(u32, u64)],
-    hits: &'a mut Vec<SlowHit>,
-    arena: &'a mut Vec<ArrayPos>,
-    /// Nodes on the paths of the pending tests, stamped with `epoch`.
-    wanted: &'a [u32],
-    epoch: u32,
-}
-
-impl LeafSink for SlowSink<'_> {
-    #[inline]
-    fn wants(&self, node: u32) -> bool {
-        self.wanted.get(node as usize) == Some(&self.epoch)
-    }
-
-    fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]) {
-        for (pi, &(sub, mask)) in self.pending.iter().enumerate() {
-            let info = &self.idx.subs[sub as usize];
-            let mut m = mask;
-            while m != 0 {
-                let bit = m.trailing_zeros() as u8;
-                m &= m - 1;
-                let cond = &info.conds[bit as usize];
-                if cond.field == field && cond.matchers.iter().any(|x| x.matches(val)) {
-                    self.hits.push(SlowHit {
-                        pending: pi as u32,
-                        bit,
-                        start: self.arena.len() as u32,
-                        len: chain.len() as u32,
-                    });
-                    self.arena.extend_from_slice(chain);
-                }
-            }
-        }
-    }
 }
 
 impl Index {
@@ -865,7 +901,19 @@ impl Index {
             anchors: self.compute_anchors(),
             ranges: self.fields.iter().map(FieldRanges::build).collect(),
             gate: self.compute_gate(),
+            track: self.compute_track(),
         })
+    }
+
+    /// [`Derived::track`] of the current branches.
+    fn compute_track(&self) -> Vec<u64> {
+        let mut track = vec![0u64; self.fields.len().div_ceil(64)];
+        for info in self.subs.iter().filter(|i| i.conds.len() >= 2) {
+            for c in &info.conds {
+                track[c.field as usize / 64] |= 1u64 << (c.field % 64);
+            }
+        }
+        track
     }
 
     /// The [`Gate`] of the current branches, if one is worth having.
@@ -1133,6 +1181,7 @@ impl Index {
         &self,
         anchors: &Anchors,
         st: &mut State,
+        event: &str,
         pending: &mut Vec<(u32, u64)>,
         out: &mut Vec<u32>,
     ) {
@@ -1162,17 +1211,26 @@ impl Index {
             let (hit, direct) = Self::masks(tests, epoch, bt);
             st.cands.push((sub, hit, direct));
         }
-        self.decide_candidates(st, pending, out);
+        self.decide_candidates(st, event, pending, out);
     }
 
     /// Steps 2 and 3 for the candidates of [`Index::decide`]. One call per
     /// event, so the tables are looked up once, not once per branch.
     #[inline(never)]
-    fn decide_candidates(&self, st: &mut State, pending: &mut Vec<(u32, u64)>, out: &mut Vec<u32>) {
+    fn decide_candidates(
+        &self,
+        st: &mut State,
+        event: &str,
+        pending: &mut Vec<(u32, u64)>,
+        out: &mut Vec<u32>,
+    ) {
         let epoch = st.epoch;
         let kept = Kept {
             leaves: &st.dleaves,
-            text: &st.dstr,
+            text: Texts {
+                event,
+                copies: &st.dstr,
+            },
             heads: &st.dhead,
             epoch,
         };
@@ -1248,12 +1306,14 @@ impl Index {
             self.test_uses.len(),
             self.trie.field_count(),
             self.rules as usize,
+            ev.text(),
         );
         let d = self.derived();
         let mut sink = FastSink {
             idx: self,
             ranges: &d.ranges,
             gate: d.gate.as_ref(),
+            track: &d.track,
             st,
         };
         ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
@@ -1264,20 +1324,23 @@ impl Index {
                 self.test_uses.len(),
                 self.trie.field_count(),
                 self.rules as usize,
+                ev.text(),
             );
             let mut sink = FastSink {
                 idx: self,
                 ranges: &d.ranges,
                 gate: None,
+                track: &d.track,
                 st: &mut sc.st,
             };
             ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
         }
 
         sc.pending.clear();
-        self.decide(&d.anchors, &mut sc.st, &mut sc.pending, out);
+        let event = ev.text();
+        self.decide(&d.anchors, &mut sc.st, event, &mut sc.pending, out);
         if !sc.pending.is_empty() {
-            self.resolve_arrays(ev, sc, out)?;
+            self.resolve_arrays(sc, event, out);
         }
         if out.len() > 1 {
             out.sort_unstable();
@@ -1285,67 +1348,62 @@ impl Index {
         Ok(())
     }
 
-    /// Second walk for branches whose tests come from inside arrays.
-    fn resolve_arrays<E: Source>(
-        &self,
-        ev: &E,
-        sc: &mut Scratch,
-        out: &mut Vec<u32>,
-    ) -> Result<(), EventError> {
-        sc.hits.clear();
-        sc.arena.clear();
-        // Only the paths of the pending tests are walked again.
-        let epoch = sc.st.epoch;
-        let wanted = &mut sc.st.wanted;
-        if wanted.len() < self.trie.node_count() {
-            wanted.resize(self.trie.node_count(), 0);
-        }
-        for &(sub, mask) in &sc.pending {
-            let info = &self.subs[sub as usize];
-            let mut m = mask;
-            while m != 0 {
-                let bit = m.trailing_zeros() as usize;
-                m &= m - 1;
-                self.trie
-                    .mark_path(info.conds[bit].field, |n| wanted[n as usize] = epoch);
+    /// The array-consistency check for branches whose tests hit only inside
+    /// arrays: their tests are evaluated again on the leaves kept from
+    /// inside arrays, whose positions then decide.
+    fn resolve_arrays(&self, sc: &mut Scratch, event: &str, out: &mut Vec<u32>) {
+        let st = &mut sc.st;
+        let hits = &mut sc.hits;
+        hits.clear();
+        let texts = Texts {
+            event,
+            copies: &st.dstr,
+        };
+        for l in &st.aleaves {
+            let val = l.val.load(texts);
+            for (pi, &(sub, mask)) in sc.pending.iter().enumerate() {
+                let conds = &self.subs[sub as usize].conds;
+                let mut m = mask;
+                while m != 0 {
+                    let bit = m.trailing_zeros() as u8;
+                    m &= m - 1;
+                    let cond = &conds[bit as usize];
+                    if cond.field == l.field && cond.matchers.iter().any(|x| x.matches(val)) {
+                        hits.push(SlowHit {
+                            pending: pi as u32,
+                            bit,
+                            start: l.cstart,
+                            len: l.clen,
+                        });
+                    }
+                }
             }
         }
-        let mut sink = SlowSink {
-            idx: self,
-            pending: &sc.pending,
-            hits: &mut sc.hits,
-            arena: &mut sc.arena,
-            wanted: &sc.st.wanted,
-            epoch,
-        };
-        ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
-        let arena = &sc.arena;
+        let arena = &st.achain;
         let chain = |h: &SlowHit| &arena[h.start as usize..(h.start + h.len) as usize];
-        sc.hits.sort_by(|a, b| {
+        hits.sort_by(|a, b| {
             a.pending
                 .cmp(&b.pending)
                 .then_with(|| chain(a).cmp(chain(b)))
         });
-        let epoch = sc.st.epoch;
         let mut i = 0;
-        while i < sc.hits.len() {
-            let pi = sc.hits[i].pending;
+        while i < hits.len() {
+            let pi = hits[i].pending;
             let start = i;
-            while i < sc.hits.len() && sc.hits[i].pending == pi {
+            while i < hits.len() && hits[i].pending == pi {
                 i += 1;
             }
             let (sub, required) = sc.pending[pi as usize];
             let rule = self.subs[sub as usize].rule as usize;
-            if sc.st.rule_epoch[rule] == epoch {
+            if st.rule_epoch[rule] == st.epoch {
                 continue;
             }
-            let fam = family(&sc.hits[start..i], arena, 0, required);
+            let fam = family(&hits[start..i], arena, 0, required);
             if fam.contains(&required) {
-                sc.st.rule_epoch[rule] = epoch;
+                st.rule_epoch[rule] = st.epoch;
                 out.push(rule as u32);
             }
         }
-        Ok(())
     }
 }
 

@@ -108,6 +108,24 @@ fn arrays_on_both_sides() {
         r#"{"e": [[{"first": "Anna"}, {"last": "Jones"}]]}"#,
         false,
     );
+    // The same with escaped strings (unescaped copies, not slices of the
+    // event's text) and operators evaluated after the lookups.
+    let p = r#"{"e": {"first": [{"prefix": "An"}], "last": [{"anything-but": "Smith"}]}}"#;
+    check(
+        p,
+        r#"{"e": [{"first": "\u0041nna", "last": "Smi\u0074h"}, {"first": "Peter", "last": "J\"ones"}]}"#,
+        false,
+    );
+    check(
+        p,
+        r#"{"e": [{"first": "Peter", "last": "Smith"}, {"first": "\u0041nna", "last": "J\"ones"}]}"#,
+        true,
+    );
+    check(
+        r#"{"e": {"first": [{"wildcard": "A*a"}], "last": ["J\"ones"]}}"#,
+        r#"{"e": [{"first": "Ann\u0061", "last": "x"}, {"first": "Zoe", "last": "J\"ones"}]}"#,
+        false,
+    );
     // Fields in different arrays combine freely.
     check(
         r#"{"a": {"x": ["1"]}, "b": {"y": ["2"]}}"#,
