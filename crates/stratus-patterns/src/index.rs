@@ -127,6 +127,48 @@ struct FieldIndex {
 /// `numeric` ranges (and, separately, `cidr` blocks) indexed per field.
 const MAX_INTERVALS: usize = 256;
 
+/// What a field's leaves are looked up in, one bit per part of its
+/// [`FieldIndex`] that is not empty ([`Derived::kinds`]): a leaf reads one
+/// word, not the ~260-byte `FieldIndex`, to skip the parts it does not need.
+const F_ANY: u16 = 1;
+const F_EXACT: u16 = 1 << 1;
+const F_IP: u16 = 1 << 2;
+const F_AFFIX: u16 = 1 << 3;
+const F_EQ_IC: u16 = 1 << 4;
+const F_NUM: u16 = 1 << 5;
+const F_RANGE: u16 = 1 << 6;
+const F_LITERAL: u16 = 1 << 7;
+const F_DEFERRED: u16 = 1 << 8;
+
+impl FieldIndex {
+    fn kinds(&self) -> u16 {
+        let mut k = 0;
+        let mut set = |on: bool, bit: u16| {
+            if on {
+                k |= bit;
+            }
+        };
+        set(!self.any.is_empty(), F_ANY);
+        set(self.has_exact, F_EXACT);
+        set(!self.exact_ip.is_empty() || !self.cidrs.is_empty(), F_IP);
+        set(
+            !self.prefix_lens.is_empty() || !self.suffix_lens.is_empty(),
+            F_AFFIX,
+        );
+        set(self.has_eq_ic, F_EQ_IC);
+        set(!self.exact_num.is_empty(), F_NUM);
+        set(!self.nums.is_empty(), F_RANGE);
+        set(
+            !self.exact_true.is_empty()
+                || !self.exact_false.is_empty()
+                || !self.exact_null.is_empty(),
+            F_LITERAL,
+        );
+        set(self.deferred, F_DEFERRED);
+        k
+    }
+}
+
 /// Can the matcher be answered by the per-field maps?
 fn is_indexed(m: &Matcher) -> bool {
     if let Matcher::Numeric(r) = m {
@@ -393,6 +435,8 @@ struct Derived {
     /// Fields (a bitset) whose leaves inside arrays are kept for the
     /// array-consistency check: those of branches with two tests or more.
     track: Vec<u64>,
+    /// Per field: [`FieldIndex::kinds`].
+    kinds: Vec<u16>,
 }
 
 /// The field most branches have an indexed positive test on (`source`, in
@@ -697,6 +741,8 @@ struct FastSink<'a> {
     gate: Option<&'a Gate>,
     /// [`Derived::track`].
     track: &'a [u64],
+    /// [`Derived::kinds`].
+    kinds: &'a [u16],
     st: &'a mut State,
 }
 
@@ -722,8 +768,14 @@ impl LeafSink for FastSink<'_> {
                 return;
             }
         }
-        self.idx
-            .on_leaf(self.ranges, st, field, val, !chain.is_empty());
+        self.idx.on_leaf(
+            self.ranges,
+            self.kinds[field as usize],
+            st,
+            field,
+            val,
+            !chain.is_empty(),
+        );
         if !chain.is_empty() && self.track[field as usize / 64] >> (field % 64) & 1 != 0 {
             st.keep_array_leaf(field, val, chain);
         }
@@ -902,6 +954,7 @@ impl Index {
             ranges: self.fields.iter().map(FieldRanges::build).collect(),
             gate: self.compute_gate(),
             track: self.compute_track(),
+            kinds: self.fields.iter().map(FieldIndex::kinds).collect(),
         })
     }
 
@@ -1051,6 +1104,7 @@ impl Index {
     fn on_leaf(
         &self,
         ranges: &[FieldRanges],
+        kinds: u16,
         st: &mut State,
         field: FieldId,
         val: Val<'_>,
@@ -1058,48 +1112,50 @@ impl Index {
     ) {
         st.field_epoch[field as usize] = st.epoch;
         let fi = &self.fields[field as usize];
-        if !fi.any.is_empty() {
+        if kinds & F_ANY != 0 {
             st.mark(&fi.any, in_array);
         }
         match val {
             Val::Str(s) => {
-                if fi.has_exact
+                if kinds & F_EXACT != 0
                     && let Some(ts) = self.values.get(tag(field, K_EXACT), s.as_bytes())
                 {
                     st.mark(ts, in_array);
                 }
-                if (!fi.exact_ip.is_empty() || !fi.cidrs.is_empty())
+                if kinds & F_IP != 0
                     && let Some(ip) = ip_value(s)
                 {
                     Self::on_ip(&ranges[field as usize], fi, st, ip, in_array);
                 }
                 let b = s.as_bytes();
-                for &(len, bloom) in &fi.prefix_lens {
-                    let len = len as usize;
-                    if len > b.len() {
-                        break;
+                if kinds & F_AFFIX != 0 {
+                    for &(len, bloom) in &fi.prefix_lens {
+                        let len = len as usize;
+                        if len > b.len() {
+                            break;
+                        }
+                        if bloom & bloom_bit(probe_word(&b[..len], true)) == 0 {
+                            continue;
+                        }
+                        if let Some(ts) = self.values.get(tag(field, K_PREFIX), &b[..len]) {
+                            st.mark(ts, in_array);
+                        }
                     }
-                    if bloom & bloom_bit(probe_word(&b[..len], true)) == 0 {
-                        continue;
-                    }
-                    if let Some(ts) = self.values.get(tag(field, K_PREFIX), &b[..len]) {
-                        st.mark(ts, in_array);
+                    for &(len, bloom) in &fi.suffix_lens {
+                        let len = len as usize;
+                        if len > b.len() {
+                            break;
+                        }
+                        let tail = &b[b.len() - len..];
+                        if bloom & bloom_bit(probe_word(tail, false)) == 0 {
+                            continue;
+                        }
+                        if let Some(ts) = self.values.get(tag(field, K_SUFFIX), tail) {
+                            st.mark(ts, in_array);
+                        }
                     }
                 }
-                for &(len, bloom) in &fi.suffix_lens {
-                    let len = len as usize;
-                    if len > b.len() {
-                        break;
-                    }
-                    let tail = &b[b.len() - len..];
-                    if bloom & bloom_bit(probe_word(tail, false)) == 0 {
-                        continue;
-                    }
-                    if let Some(ts) = self.values.get(tag(field, K_SUFFIX), tail) {
-                        st.mark(ts, in_array);
-                    }
-                }
-                if fi.has_eq_ic {
+                if kinds & F_EQ_IC != 0 {
                     // ASCII values (the usual case) are hashed and compared
                     // case-insensitively in place; others are lower-cased first.
                     let t = tag(field, K_EQ_IC);
@@ -1114,18 +1170,21 @@ impl Index {
                 }
             }
             Val::Num(x) => {
-                if let Some(ts) = fi.exact_num.get(&num_key(x)) {
+                if kinds & F_NUM != 0
+                    && let Some(ts) = fi.exact_num.get(&num_key(x))
+                {
                     st.mark(ts, in_array);
                 }
-                if !fi.nums.is_empty() {
+                if kinds & F_RANGE != 0 {
                     st.mark(ranges[field as usize].num.hits(x), in_array);
                 }
             }
-            Val::Bool(true) => st.mark(&fi.exact_true, in_array),
-            Val::Bool(false) => st.mark(&fi.exact_false, in_array),
-            Val::Null => st.mark(&fi.exact_null, in_array),
+            Val::Bool(true) if kinds & F_LITERAL != 0 => st.mark(&fi.exact_true, in_array),
+            Val::Bool(false) if kinds & F_LITERAL != 0 => st.mark(&fi.exact_false, in_array),
+            Val::Null if kinds & F_LITERAL != 0 => st.mark(&fi.exact_null, in_array),
+            Val::Bool(_) | Val::Null => {}
         }
-        if fi.deferred {
+        if kinds & F_DEFERRED != 0 {
             st.keep_leaf(field, val, in_array);
         }
     }
@@ -1314,6 +1373,7 @@ impl Index {
             ranges: &d.ranges,
             gate: d.gate.as_ref(),
             track: &d.track,
+            kinds: &d.kinds,
             st,
         };
         ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
@@ -1331,6 +1391,7 @@ impl Index {
                 ranges: &d.ranges,
                 gate: None,
                 track: &d.track,
+                kinds: &d.kinds,
                 st: &mut sc.st,
             };
             ev.walk(&self.trie, &mut sink, &mut sc.bufs)?;
