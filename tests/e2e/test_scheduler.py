@@ -27,8 +27,13 @@ def status(excinfo):
 
 
 def at_expr(seconds, tz=datetime.timezone.utc):
-    """`at(...)` `seconds` from now in `tz`, and the instant it names (UTC)."""
-    when = (datetime.datetime.now(tz) + datetime.timedelta(seconds=seconds)).replace(microsecond=0)
+    """`at(...)` at least `seconds` from now in `tz` (rounded up to the whole
+    second: an `at` time already past when the schedule is created never
+    fires, so rounding down could leave a slow CreateSchedule too late), and
+    the instant it names (UTC)."""
+    when = datetime.datetime.now(tz) + datetime.timedelta(seconds=seconds)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + datetime.timedelta(seconds=1)
     return f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})", when.astimezone(datetime.timezone.utc)
 
 
