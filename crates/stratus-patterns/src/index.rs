@@ -1208,7 +1208,11 @@ impl Index {
         let (a, n) = (h.dstart as usize, h.dlen as usize);
         for d in &self.deferred[a..a + n] {
             let bit = 1u64 << d.bit;
-            if *hit & bit == 0 {
+            // Also when the test's indexed operators hit only inside arrays:
+            // a value outside arrays (a duplicate key) that only these
+            // operators accept makes the test hit outside arrays, which the
+            // array-consistency check relies on.
+            if *direct & bit == 0 {
                 let (ma, mn) = (d.mstart as usize, d.mlen as usize);
                 let matchers = &self.dmatchers[ma..ma + mn];
                 let mut i = kept.head(d.field);

@@ -126,6 +126,34 @@ fn arrays_on_both_sides() {
         r#"{"e": [{"first": "Ann\u0061", "last": "x"}, {"first": "Zoe", "last": "J\"ones"}]}"#,
         false,
     );
+    // A duplicate key (JSON text only: a parsed value keeps the last one)
+    // gives a field a value outside arrays, which only the wildcard (evaluated
+    // after the lookups) accepts, and one inside, which the prefix (looked
+    // up) accepts: the value outside combines with any element.
+    use stratus_patterns::{Pattern, RuleSet};
+    let p = r#"{"e": {"a": [{"prefix": "x"}, {"wildcard": "*y"}], "b": ["1"]}}"#;
+    let pattern = Pattern::parse(p).unwrap();
+    let mut rs = RuleSet::new();
+    rs.insert("noise", Pattern::parse(r#"{"e": {"b": ["2"]}}"#).unwrap());
+    rs.insert("target", pattern.clone());
+    for (ev, want) in [
+        (
+            r#"{"e": {"a": "zy"}, "e": [{"a": "x1"}, {"b": "1"}]}"#,
+            true,
+        ),
+        (
+            r#"{"e": {"a": "zz"}, "e": [{"a": "x1"}, {"b": "1"}]}"#,
+            false,
+        ),
+        (r#"{"e": {"a": "zz"}, "e": [{"a": "x1", "b": "1"}]}"#, true),
+    ] {
+        assert_eq!(pattern.matches_json(ev).unwrap(), want, "{ev}");
+        assert_eq!(
+            rs.matches_json(ev).unwrap().contains(&"target"),
+            want,
+            "{ev}"
+        );
+    }
     // Fields in different arrays combine freely.
     check(
         r#"{"a": {"x": ["1"]}, "b": {"y": ["2"]}}"#,
