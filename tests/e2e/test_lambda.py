@@ -327,7 +327,9 @@ def test_permissions_tags_concurrency_settings(lam, unique_name):
 
 def test_reserved_concurrency_throttles_parallel_invokes(stratus, lam, unique_name):
     name = unique_name("conc")
-    create_function(lam, name, zip_files({"app.py": "import time\ndef handler(e, c):\n    time.sleep(1)\n    return 1\n"}))
+    # The first call holds the one slot for 3 s: on a loaded machine another
+    # worker's requests can delay a thread's call by over a second.
+    create_function(lam, name, zip_files({"app.py": "import time\ndef handler(e, c):\n    time.sleep(3)\n    return 1\n"}))
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     invoke_json(lam, name)  # warm up
     from concurrent.futures import ThreadPoolExecutor
