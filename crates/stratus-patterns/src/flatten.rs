@@ -32,6 +32,8 @@ struct Node {
     /// most long event keys no pattern tests are rejected by their length
     /// alone, without a table lookup.
     child_lens: u64,
+    /// The fields at or below this node, see [`Below`].
+    below: Below,
 }
 
 impl Node {
@@ -40,8 +42,18 @@ impl Node {
             has_children: false,
             field: NO_FIELD,
             child_lens: 0,
+            below: Below::default(),
         }
     }
+}
+
+/// The fields at or below a trie node: those numbered under 64 as a bitset,
+/// and whether there are others (a sink that cannot tell must read the
+/// subtree).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Below {
+    pub(crate) low: u64,
+    pub(crate) high: bool,
 }
 
 /// The bit of a key length in [`Node::child_lens`] (lengths of 63 and more
@@ -195,6 +207,7 @@ impl PathTrie {
     /// Add a dot-joined path; returns its field id (the same id for the same path).
     pub(crate) fn insert(&mut self, path: &str) -> FieldId {
         let mut node = 0usize;
+        let mut on_path = vec![0usize];
         for seg in path.split('.') {
             node = match self.child(node as u32, seg.as_bytes()) {
                 Some(c) => c as usize,
@@ -211,12 +224,22 @@ impl PathTrie {
                     id as usize
                 }
             };
+            on_path.push(node);
         }
         if self.nodes[node].field == NO_FIELD {
             self.nodes[node].field = self.fields;
             self.fields += 1;
         }
-        self.nodes[node].field
+        let field = self.nodes[node].field;
+        for n in on_path {
+            let below = &mut self.nodes[n].below;
+            if field < 64 {
+                below.low |= 1u64 << field;
+            } else {
+                below.high = true;
+            }
+        }
+        field
     }
 
     #[inline]
@@ -281,6 +304,11 @@ impl PathTrie {
     }
 
     #[inline]
+    fn below(&self, node: u32) -> Below {
+        self.nodes[node as usize].below
+    }
+
+    #[inline]
     fn field(&self, node: u32) -> Option<FieldId> {
         let f = self.nodes[node as usize].field;
         (f != NO_FIELD).then_some(f)
@@ -290,6 +318,14 @@ impl PathTrie {
 /// Receives the leaves of an event.
 pub(crate) trait LeafSink {
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]);
+
+    /// Whether a container whose tested fields are `below` is to be read
+    /// (false: it is skipped, none of its leaves is wanted).
+    #[inline]
+    fn wants(&self, below: Below) -> bool {
+        let _ = below;
+        true
+    }
 }
 
 /// Reusable buffers for flattening.
@@ -674,45 +710,177 @@ fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, EventError> {
     }
 }
 
+/// The position after the container whose opening bracket is at `i`, read
+/// 64 bytes at a time: quotes, backslashes and brackets are found with
+/// SSE2 compares, which bytes are inside strings by the parity of
+/// the quotes before them, and only the brackets outside strings are looked
+/// at one by one. `None` when the JSON is broken (mismatched brackets, no
+/// end): [`skip_value`] then reads it again to report where.
+fn skip_container(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Option<usize> {
+    stack.clear();
+    // Whether the byte before `i` is inside a string.
+    let mut in_str = false;
+    loop {
+        // 64 bytes per step, then 16 for the rest, then one by one.
+        let (quotes, backslashes, brackets, n) = if i + 64 <= b.len() {
+            let (mut q, mut e, mut r) = (0u64, 0u64, 0u64);
+            for k in 0..4 {
+                let m = skip_masks16(b, i + 16 * k);
+                q |= u64::from(m.0) << (16 * k);
+                e |= u64::from(m.1) << (16 * k);
+                r |= u64::from(m.2) << (16 * k);
+            }
+            (q, e, r, 64)
+        } else if i + 16 <= b.len() {
+            let m = skip_masks16(b, i);
+            (u64::from(m.0), u64::from(m.1), u64::from(m.2), 16)
+        } else {
+            break;
+        };
+        if backslashes != 0 {
+            // Escapes (rare): this block byte by byte.
+            match skip_bytes(b, i, i + n, stack, &mut in_str) {
+                Ok(end) => return end,
+                Err(next) => i = next,
+            }
+            continue;
+        }
+        // Bit k: an odd number of quotes at or before byte k.
+        let mut inside = quotes;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            inside ^= inside << shift;
+        }
+        if in_str {
+            inside = !inside;
+        }
+        let mut outside = brackets & !inside;
+        while outside != 0 {
+            let k = outside.trailing_zeros() as usize;
+            outside &= outside - 1;
+            if let Some(done) = bracket(stack, b[i + k]) {
+                return done.then_some(i + k + 1);
+            }
+        }
+        in_str ^= quotes.count_ones() & 1 == 1;
+        i += n;
+    }
+    // Past the end without closing: broken.
+    skip_bytes(b, i, b.len(), stack, &mut in_str).unwrap_or_default()
+}
+
+/// Sixteen bytes of `b` from `i` as bitsets of their quotes, backslashes and
+/// brackets (one SSE2 compare each; `[` and `]` are `{` and `}` with the 0x20
+/// bit clear, and no other byte becomes `{` or `}` when it is set).
+#[inline(always)]
+fn skip_masks16(b: &[u8], i: usize) -> (u32, u32, u32) {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&b[i..i + 16]);
+    let v = u8x16::new(w);
+    let t = v | u8x16::splat(0x20);
+    (
+        v.cmp_eq(u8x16::splat(b'"')).move_mask() as u32,
+        v.cmp_eq(u8x16::splat(b'\\')).move_mask() as u32,
+        (t.cmp_eq(u8x16::splat(b'{')) | t.cmp_eq(u8x16::splat(b'}'))).move_mask() as u32,
+    )
+}
+
+/// [`skip_container`] byte by byte over `b[i..end]`: `Ok` with its answer
+/// when the container ends or is found broken there, else `Err` with the
+/// position to go on from (past `end` when an escape crosses it).
+#[cold]
+fn skip_bytes(
+    b: &[u8],
+    mut i: usize,
+    end: usize,
+    stack: &mut Vec<u8>,
+    in_str: &mut bool,
+) -> Result<Option<usize>, usize> {
+    while i < end {
+        let c = b[i];
+        if *in_str {
+            match c {
+                b'\\' => i += 1,
+                b'"' => *in_str = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            *in_str = true;
+        } else if let Some(done) = bracket(stack, c) {
+            return Ok(done.then_some(i + 1));
+        }
+        i += 1;
+    }
+    Err(i)
+}
+
+/// A byte outside strings while skipping: for a bracket, `Some(true)` when
+/// it closes the skipped container, `Some(false)` when it does not match the
+/// open one; `None` otherwise.
+#[inline(always)]
+fn bracket(stack: &mut Vec<u8>, c: u8) -> Option<bool> {
+    match c {
+        b'{' | b'[' => {
+            stack.push(c);
+            None
+        }
+        b'}' | b']' => {
+            let open = if c == b'}' { b'{' } else { b'[' };
+            if stack.pop() != Some(open) {
+                return Some(false);
+            }
+            stack.is_empty().then_some(true)
+        }
+        _ => None,
+    }
+}
+
 /// Skip the value at `i` without decoding it (brackets and strings are
 /// checked); returns the position after it. `stack` holds the open brackets.
 #[inline(never)]
-fn skip_value(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Result<usize, EventError> {
+fn skip_value(b: &[u8], i: usize, stack: &mut Vec<u8>) -> Result<usize, EventError> {
     match b.get(i) {
         Some(b'"') => Ok(string_span(b, i)?.1 + 1),
         Some(b'{' | b'[') => {
-            stack.clear();
-            loop {
-                // Past the bytes that are neither brackets nor quotes.
-                while b
-                    .get(i)
-                    .is_some_and(|&c| CLASS[c as usize] & BRACKET_OR_QUOTE == 0)
-                {
-                    i += 1;
-                }
-                match b.get(i) {
-                    Some(&c @ (b'{' | b'[')) => stack.push(c),
-                    Some(&c @ (b'}' | b']')) => {
-                        let open = if c == b'}' { b'{' } else { b'[' };
-                        if stack.pop() != Some(open) {
-                            return Err(error_at("mismatched bracket", i));
-                        }
-                        if stack.is_empty() {
-                            return Ok(i + 1);
-                        }
-                    }
-                    Some(b'"') => i = string_span(b, i)?.1,
-                    Some(_) => {}
-                    None => return Err(error_at("unexpected end of input", i)),
-                }
-                i += 1;
-            }
+            // Broken JSON is read again byte by byte for the error's position.
+            skip_container(b, i, stack).map_or_else(|| skip_container_slow(b, i, stack), Ok)
         }
         Some(b't') => literal_end(b, i, b"true"),
         Some(b'f') => literal_end(b, i, b"false"),
         Some(b'n') => literal_end(b, i, b"null"),
         Some(b'-' | b'0'..=b'9') => Ok(number_end(b, i)),
         _ => Err(error_at("expected a value", i)),
+    }
+}
+
+/// [`skip_container`] one byte (or string) at a time, with the error and
+/// its position when the JSON is broken.
+#[cold]
+fn skip_container_slow(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Result<usize, EventError> {
+    stack.clear();
+    loop {
+        // Past the bytes that are neither brackets nor quotes.
+        while b
+            .get(i)
+            .is_some_and(|&c| CLASS[c as usize] & BRACKET_OR_QUOTE == 0)
+        {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(&c @ (b'{' | b'[')) => stack.push(c),
+            Some(&c @ (b'}' | b']')) => {
+                let open = if c == b'}' { b'{' } else { b'[' };
+                if stack.pop() != Some(open) {
+                    return Err(error_at("mismatched bracket", i));
+                }
+                if stack.is_empty() {
+                    return Ok(i + 1);
+                }
+            }
+            Some(b'"') => i = string_span(b, i)?.1,
+            Some(_) => {}
+            None => return Err(error_at("unexpected end of input", i)),
+        }
+        i += 1;
     }
 }
 
@@ -744,8 +912,9 @@ fn long_key(
 /// One loop with the position, the current container and the array counter
 /// in locals (so they stay in registers across keys and values), and an
 /// explicit stack of the enclosing containers instead of recursion. Only
-/// containers on tested paths are entered; every other value is skipped
-/// (checked for brackets and strings only) by [`skip_value`].
+/// containers on tested paths that the sink [wants](LeafSink::wants) are
+/// entered; every other value is skipped (checked for brackets and strings
+/// only) by [`skip_value`].
 fn read_object<S: LeafSink>(
     s: &str,
     mut i: usize,
@@ -831,7 +1000,7 @@ fn read_object<S: LeafSink>(
                         sink.leaf(f, Val::Num(x), chain);
                     }
                 }
-                (Some(b'{'), Some(c)) if trie.has_children(c) => {
+                (Some(b'{'), Some(c)) if trie.has_children(c) && sink.wants(trie.below(c)) => {
                     if frames.len() >= MAX_DEPTH as usize {
                         return Err(error_at("event nesting is too deep", i));
                     }
@@ -845,7 +1014,7 @@ fn read_object<S: LeafSink>(
                         continue;
                     }
                 }
-                (Some(b'['), Some(c)) => {
+                (Some(b'['), Some(c)) if sink.wants(trie.below(c)) => {
                     if frames.len() >= MAX_DEPTH as usize {
                         return Err(error_at("event nesting is too deep", i));
                     }
@@ -1156,6 +1325,61 @@ mod tests {
             }
             assert_eq!(flat(&t, &spaced), want, "{spaced}");
         }
+    }
+
+    /// The block-wise skip agrees with the byte-wise one on where a
+    /// container ends and on whether it is broken, wherever its brackets,
+    /// quotes and escapes fall relative to the 16- and 64-byte blocks.
+    #[test]
+    fn block_skip_agrees_with_byte_skip() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let alphabet = b"{}[]\"\\\\a:,1 ";
+        let mut stack = Vec::new();
+        let mut cases = Vec::new();
+        // Random bytes over JSON's punctuation: mostly broken.
+        for _ in 0..20_000 {
+            let len = 1 + next(200) as usize;
+            let mut t = vec![if next(2) == 0 { b'{' } else { b'[' }];
+            t.extend((1..len).map(|_| alphabet[next(alphabet.len() as u64) as usize]));
+            cases.push(t);
+        }
+        // Well-formed containers with strings full of brackets and escaped
+        // quotes, padded so that their parts land at every block offset.
+        for pad in 0..130 {
+            let filler = "x".repeat(pad);
+            for body in [
+                format!(r#"{{"a":"{filler}","b":[1,{{"c":"]}}\"{{"}},"\\"],"d":"{filler}\""}}"#),
+                format!(r#"[{filler:?},"[[[",{{}},[],"\\\"",{{"e":[[{{}}]]}}]"#),
+                format!(r#"{{"k":"{filler}"}}"#),
+            ] {
+                let mut t = body.into_bytes();
+                t.extend_from_slice(b",\"after\":[1]}");
+                cases.push(t);
+            }
+        }
+        let mut ok = 0;
+        for t in &cases {
+            let fast = skip_container(t, 0, &mut stack);
+            let slow = skip_container_slow(t, 0, &mut stack);
+            match (fast, &slow) {
+                (Some(e), Ok(s)) => {
+                    assert_eq!(e, *s, "{}", String::from_utf8_lossy(t));
+                    ok += 1;
+                }
+                (None, Err(_)) => {}
+                _ => panic!(
+                    "block {fast:?}, bytes {slow:?}: {}",
+                    String::from_utf8_lossy(t)
+                ),
+            }
+        }
+        assert!(ok > 390, "well-formed cases: {ok}");
     }
 
     #[test]

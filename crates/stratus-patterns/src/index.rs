@@ -45,7 +45,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::cidr::{CidrRange, IpKey, ip_value};
 use crate::error::EventError;
-use crate::flatten::{ArrayPos, FieldId, FlatBufs, LeafSink, PathTrie, Source};
+use crate::flatten::{ArrayPos, Below, FieldId, FlatBufs, LeafSink, PathTrie, Source};
 use crate::hash::{FlatTable, FxMap, tail_word};
 use crate::matcher::{Matcher, NumRange, Val};
 use crate::parse::Branch;
@@ -782,6 +782,15 @@ impl LeafSink for FastSink<'_> {
         if let Some(g) = opens {
             g.open(st);
         }
+    }
+
+    /// Once the gate is open, a container none of whose fields is relevant
+    /// is skipped (its leaves would all be dropped by [`FastSink::leaf`]).
+    #[inline]
+    fn wants(&self, below: Below) -> bool {
+        self.st.gate_state != GATE_OPEN
+            || below.high
+            || self.st.relevant.first().is_some_and(|r| r & below.low != 0)
     }
 }
 

@@ -1162,3 +1162,53 @@ fn gate_with_more_than_64_fields() {
         assert_eq!(got, want, "source s{src}");
     }
 }
+
+/// Once `source` has been read, objects and arrays that only rules of other
+/// sources test are skipped unread; the answers stay those of the rules one
+/// by one, also for arrays of objects, `exists: false` below a container,
+/// a second `source` after a skipped container, and escaped or bracketed
+/// strings inside the skipped text.
+#[test]
+fn containers_of_other_sources_are_skipped() {
+    use stratus_patterns::{Pattern, RuleSet};
+    let rules = [
+        r#"{"source": ["a"], "detail": {"items": {"sku": ["k1"], "qty": [{"numeric": [">", 1]}]}}}"#,
+        r#"{"source": ["a"], "detail": {"tags": ["t"]}}"#,
+        r#"{"source": ["b"], "detail": {"user": {"name": [{"prefix": "u"}]}}}"#,
+        r#"{"source": ["b"], "detail": {"meta": {"gone": [{"exists": false}]}}}"#,
+        r#"{"source": ["b"], "resources": [{"wildcard": "arn:*:x"}]}"#,
+        r#"{"detail": {"user": {"email": [{"suffix": "@e.com"}]}}}"#,
+    ];
+    let mut rs = RuleSet::new();
+    let singles: Vec<Pattern> = rules.iter().map(|r| Pattern::parse(r).unwrap()).collect();
+    for (i, p) in singles.iter().enumerate() {
+        rs.insert(format!("r{i}"), p.clone());
+    }
+    let detail = r#"{"items": [{"sku": "k1", "qty": 2}, {"sku": "k2", "qty": 0, "x": "]}\"["}],
+        "tags": ["t", "u\"]"], "user": {"name": "ux", "email": "z@e.com"},
+        "meta": {"gone": 1, "deep": [[{"a": "}"}]]}}"#;
+    let events = [
+        format!(r#"{{"source": "a", "resources": ["arn:1:x"], "detail": {detail}}}"#),
+        format!(r#"{{"source": "b", "resources": ["arn:1:x"], "detail": {detail}}}"#),
+        format!(r#"{{"source": "c", "resources": ["arn:1:x"], "detail": {detail}}}"#),
+        r#"{"source": "b", "detail": {"meta": {"deep": 1}, "user": {}}}"#.to_string(),
+        format!(r#"{{"source": "b", "detail": {detail}, "source": "a"}}"#),
+        format!(r#"{{"detail": {detail}, "source": "a"}}"#),
+    ];
+    for ev in &events {
+        let mut got = rs.matches_json(ev).unwrap();
+        got.sort_unstable();
+        let want: Vec<String> = singles
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.matches_json(ev).unwrap())
+            .map(|(i, _)| format!("r{i}"))
+            .collect();
+        assert_eq!(got, want, "event {ev}");
+    }
+    assert_eq!(rs.matches_json(&events[0]).unwrap().len(), 3);
+    assert_eq!(rs.matches_json(&events[3]).unwrap(), vec!["r3"]);
+    // Broken JSON inside a container that is skipped is still an error.
+    let broken = r#"{"source": "b", "detail": {"items": [{"sku": "k1"]}, "user": {}}}"#;
+    assert!(rs.matches_json(broken).is_err());
+}
