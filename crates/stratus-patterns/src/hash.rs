@@ -177,7 +177,8 @@ fn key_hash_lower(key: &[u8], tag: u32) -> (u64, u64) {
 
 #[derive(Debug, Clone)]
 struct Slot<V> {
-    hash: u64,
+    /// The hash's high half (its bits 40.. also place the slot).
+    hash: u32,
     /// First eight key bytes (zero-padded): keys up to eight bytes long are
     /// compared without touching the arena.
     head: u64,
@@ -211,6 +212,18 @@ impl<V> Default for FlatTable<V> {
     }
 }
 
+/// The part of a [`key_hash`] a slot keeps.
+#[inline(always)]
+fn high(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A slot's place: bits 40.. of the hash, i.e. bits 8.. of [`high`].
+#[inline(always)]
+fn home(high: u32, mask: usize) -> usize {
+    (high >> 8) as usize & mask
+}
+
 impl<V: Default + Clone> FlatTable<V> {
     /// The value for (`tag`, `key`), inserted as `V::default()` when absent.
     /// `tag` must not be `u32::MAX`.
@@ -225,7 +238,7 @@ impl<V: Default + Clone> FlatTable<V> {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(key);
         let slot = Slot {
-            hash,
+            hash: high(hash),
             head,
             tag,
             len: key.len() as u32,
@@ -255,7 +268,7 @@ impl<V: Default + Clone> FlatTable<V> {
 
     fn place(&mut self, slot: Slot<V>) -> usize {
         let mask = self.slots.len() - 1;
-        let mut at = (slot.hash >> 40) as usize & mask;
+        let mut at = home(slot.hash, mask);
         while self.slots[at].tag != EMPTY_TAG {
             at = (at + 1) & mask;
         }
@@ -290,7 +303,8 @@ impl<V> FlatTable<V> {
             return None;
         }
         let mask = self.slots.len() - 1;
-        let mut at = (hash >> 40) as usize & mask;
+        let hash = high(hash);
+        let mut at = home(hash, mask);
         loop {
             let s = &self.slots[at];
             if s.tag == EMPTY_TAG {

@@ -233,7 +233,7 @@ impl FieldIndex {
     /// indexes it (see [`Index::indexed_here`]).
     fn add(
         &mut self,
-        values: &mut FlatTable<Vec<TestId>>,
+        values: &mut ValueIds,
         field: FieldId,
         (m, indexed): (&Matcher, bool),
         t: TestId,
@@ -243,7 +243,7 @@ impl FieldIndex {
                 Some(ip) => add_test(self.exact_ip.entry(*ip).or_default(), t),
                 None => {
                     self.has_exact = true;
-                    add_test(values.entry(tag(field, K_EXACT), value.as_bytes()), t);
+                    values.add(tag(field, K_EXACT), value.as_bytes(), t);
                 }
             },
             Matcher::ExactNum(x) => add_test(self.exact_num.entry(num_key(*x)).or_default(), t),
@@ -252,7 +252,7 @@ impl FieldIndex {
             Matcher::ExactNull => add_test(&mut self.exact_null, t),
             Matcher::EqualsIgnoreCase(s) => {
                 self.has_eq_ic = true;
-                add_test(values.entry(tag(field, K_EQ_IC), s.as_bytes()), t);
+                values.add(tag(field, K_EQ_IC), s.as_bytes(), t);
             }
             Matcher::Prefix(p) => {
                 add_len(
@@ -260,7 +260,7 @@ impl FieldIndex {
                     p.len(),
                     probe_word(p.as_bytes(), true),
                 );
-                add_test(values.entry(tag(field, K_PREFIX), p.as_bytes()), t);
+                values.add(tag(field, K_PREFIX), p.as_bytes(), t);
             }
             Matcher::Suffix(p) => {
                 add_len(
@@ -268,7 +268,7 @@ impl FieldIndex {
                     p.len(),
                     probe_word(p.as_bytes(), false),
                 );
-                add_test(values.entry(tag(field, K_SUFFIX), p.as_bytes()), t);
+                values.add(tag(field, K_SUFFIX), p.as_bytes(), t);
             }
             Matcher::Numeric(r) if indexed => self.nums.push((t, r.clone())),
             Matcher::Cidr(r) if indexed => self.cidrs.push((t, r.clone())),
@@ -354,6 +354,9 @@ struct BTest {
 struct Anchors {
     start: Vec<u32>,
     subs: Vec<Anchored>,
+    /// The registered tests of the branches in `subs`, in the same order
+    /// (so one anchor's scan reads contiguous memory).
+    btests: Vec<BTest>,
 }
 
 /// A branch under its anchor test, with what its gate check reads (so the
@@ -439,6 +442,47 @@ struct Derived {
     kinds: Vec<u16>,
 }
 
+/// The exact, `equals-ignore-case`, prefix and suffix keys of every field
+/// with their tests: each key's tests are a range of `ids`, so a slot is 32
+/// bytes with no pointer to follow, and the ids of all keys share a few
+/// cache lines.
+#[derive(Debug, Clone, Default)]
+struct ValueIds {
+    table: FlatTable<(u32, u32)>,
+    ids: Vec<TestId>,
+}
+
+impl ValueIds {
+    /// Add test `t` to key (`tag`, `key`). A key's range moves to the end
+    /// when it grows (patterns are added far less often than matched).
+    fn add(&mut self, tag: u32, key: &[u8], t: TestId) {
+        let r = self.table.entry(tag, key);
+        let (start, len) = (r.0 as usize, r.1 as usize);
+        if self.ids[start..start + len].contains(&t) {
+            return;
+        }
+        let at = self.ids.len();
+        self.ids.extend_from_within(start..start + len);
+        self.ids.push(t);
+        *r = (at as u32, len as u32 + 1);
+    }
+
+    #[inline(always)]
+    fn ids(&self, &(start, len): &(u32, u32)) -> &[TestId] {
+        &self.ids[start as usize..(start + len) as usize]
+    }
+
+    #[inline(always)]
+    fn get(&self, tag: u32, key: &[u8]) -> Option<&[TestId]> {
+        self.table.get(tag, key).map(|r| self.ids(r))
+    }
+
+    #[inline]
+    fn get_ascii_lower(&self, tag: u32, key: &[u8]) -> Option<&[TestId]> {
+        self.table.get_ascii_lower(tag, key).map(|r| self.ids(r))
+    }
+}
+
 /// The field most branches have an indexed positive test on (`source`, in
 /// EventBridge rule sets), used to skip the leaves no other branch needs:
 /// once the event's value for it has been read (EventBridge envelopes put
@@ -480,8 +524,7 @@ impl Gate {
 pub(crate) struct Index {
     trie: PathTrie,
     fields: Vec<FieldIndex>,
-    /// Exact, `equals-ignore-case`, prefix and suffix keys of every field.
-    values: FlatTable<Vec<TestId>>,
+    values: ValueIds,
     /// Test ids by (field, operators), and how many branches use each.
     test_ids: FxMap<String, TestId>,
     test_uses: Vec<u32>,
@@ -1083,7 +1126,18 @@ impl Index {
                     next[t as usize] += 1;
                 }
             }
-            Anchors { start, subs }
+            // The anchored branches' tests in the order the scan reads them.
+            let mut btests = Vec::with_capacity(self.btests.len());
+            for e in &mut subs {
+                let (a, n) = (e.tstart as usize, e.tlen as usize);
+                e.tstart = btests.len() as u32;
+                btests.extend_from_slice(&self.btests[a..a + n]);
+            }
+            Anchors {
+                start,
+                subs,
+                btests,
+            }
         }
     }
 
@@ -1099,12 +1153,9 @@ impl Index {
         let (mut hit, mut direct) = (0, 0);
         for b in bt {
             let (e, d) = tests[b.tid as usize];
-            if e == epoch {
-                hit |= b.mask;
-                if d {
-                    direct |= b.mask;
-                }
-            }
+            let m = b.mask & u64::from(e == epoch).wrapping_neg();
+            hit |= m;
+            direct |= m & u64::from(d).wrapping_neg();
         }
         (hit, direct)
     }
@@ -1270,7 +1321,7 @@ impl Index {
                 if e.other != NIL && tests[e.other as usize].0 != epoch {
                     continue;
                 }
-                let bt = &self.btests[e.tstart as usize..(e.tstart + e.tlen) as usize];
+                let bt = &anchors.btests[e.tstart as usize..(e.tstart + e.tlen) as usize];
                 let (hit, direct) = Self::masks(tests, epoch, bt);
                 if hit & e.gate == e.gate {
                     st.cands.push((e.sub, hit, direct));
