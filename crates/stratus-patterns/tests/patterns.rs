@@ -1113,15 +1113,7 @@ fn rules_of_other_sources_do_not_change_answers() {
         r#"{"detail": {"x": "1"}}"#,
     ];
     for ev in events {
-        let mut got = rs.matches_json(ev).unwrap();
-        got.sort_unstable();
-        let want: Vec<String> = singles
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.matches_json(ev).unwrap())
-            .map(|(i, _)| format!("r{i}"))
-            .collect();
-        assert_eq!(got, want, "event {ev}");
+        assert_as_one_by_one(&rs, &singles, ev);
     }
     // The duplicate key: both values count, as a streaming reader sees them.
     let dup = rs.matches_json(events[2]).unwrap();
@@ -1163,6 +1155,24 @@ fn gate_with_more_than_64_fields() {
     }
 }
 
+/// The rule set's answer for `ev` is that of its rules (named `r<i>` after
+/// `singles[i]`) matched one by one.
+fn assert_as_one_by_one(
+    rs: &stratus_patterns::RuleSet,
+    singles: &[stratus_patterns::Pattern],
+    ev: &str,
+) {
+    let mut got = rs.matches_json(ev).unwrap();
+    got.sort_unstable();
+    let want: Vec<String> = singles
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.matches_json(ev).unwrap())
+        .map(|(i, _)| format!("r{i}"))
+        .collect();
+    assert_eq!(got, want, "event {ev}");
+}
+
 /// Once `source` has been read, objects and arrays that only rules of other
 /// sources test are skipped unread; the answers stay those of the rules one
 /// by one, also for arrays of objects, `exists: false` below a container,
@@ -1196,15 +1206,7 @@ fn containers_of_other_sources_are_skipped() {
         format!(r#"{{"detail": {detail}, "source": "a"}}"#),
     ];
     for ev in &events {
-        let mut got = rs.matches_json(ev).unwrap();
-        got.sort_unstable();
-        let want: Vec<String> = singles
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.matches_json(ev).unwrap())
-            .map(|(i, _)| format!("r{i}"))
-            .collect();
-        assert_eq!(got, want, "event {ev}");
+        assert_as_one_by_one(&rs, &singles, ev);
     }
     assert_eq!(rs.matches_json(&events[0]).unwrap().len(), 3);
     assert_eq!(rs.matches_json(&events[3]).unwrap(), vec!["r3"]);
