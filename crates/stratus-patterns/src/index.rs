@@ -368,6 +368,7 @@ struct Anchored {
     /// Another indexed positive test of the branch (the least shared), or
     /// `NIL`: most branches fail on it, so it is checked first, alone.
     other: TestId,
+    /// The branch's registered tests: `Anchors::btests[tstart..tstart + tlen]`.
     tstart: u32,
     tlen: u32,
 }
