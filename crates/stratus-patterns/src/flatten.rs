@@ -319,8 +319,9 @@ impl PathTrie {
 pub(crate) trait LeafSink {
     fn leaf(&mut self, field: FieldId, val: Val<'_>, chain: &[ArrayPos]);
 
-    /// Whether a container whose tested fields are `below` is to be read
-    /// (false: it is skipped, none of its leaves is wanted).
+    /// Whether an object member whose tested fields (its own and those below
+    /// it) are `below` is to be read (false: its value is skipped as if no
+    /// pattern tested it, none of its leaves is wanted).
     #[inline]
     fn wants(&self, below: Below) -> bool {
         let _ = below;
@@ -921,9 +922,9 @@ fn long_key(
 /// One loop with the position, the current container and the array counter
 /// in locals (so they stay in registers across keys and values), and an
 /// explicit stack of the enclosing containers instead of recursion. Only
-/// containers on tested paths that the sink [wants](LeafSink::wants) are
-/// entered; every other value is skipped (checked for brackets and strings
-/// only) by [`skip_value`].
+/// members on tested paths that the sink [wants](LeafSink::wants) are read;
+/// every other value is skipped (checked for brackets and strings only) by
+/// [`skip_value`].
 fn read_object<S: LeafSink>(
     s: &str,
     mut i: usize,
@@ -984,7 +985,8 @@ fn read_object<S: LeafSink>(
                     i += 1;
                 }
                 i = skip_ws(b, i);
-                child
+                // A member nothing wants is read as if untested (no leaf).
+                child.filter(|&c| sink.wants(trie.below(c)))
             };
             // The value.
             match (b.get(i), target) {
@@ -1009,7 +1011,7 @@ fn read_object<S: LeafSink>(
                         sink.leaf(f, Val::Num(x), chain);
                     }
                 }
-                (Some(b'{'), Some(c)) if trie.has_children(c) && sink.wants(trie.below(c)) => {
+                (Some(b'{'), Some(c)) if trie.has_children(c) => {
                     if frames.len() >= MAX_DEPTH as usize {
                         return Err(error_at("event nesting is too deep", i));
                     }
@@ -1023,7 +1025,7 @@ fn read_object<S: LeafSink>(
                         continue;
                     }
                 }
-                (Some(b'['), Some(c)) if sink.wants(trie.below(c)) => {
+                (Some(b'['), Some(c)) => {
                     if frames.len() >= MAX_DEPTH as usize {
                         return Err(error_at("event nesting is too deep", i));
                     }

@@ -828,8 +828,10 @@ impl LeafSink for FastSink<'_> {
         }
     }
 
-    /// Once the gate is open, a container none of whose fields is relevant
-    /// is skipped (its leaves would all be dropped by [`FastSink::leaf`]).
+    /// Once the gate is open, a member none of whose fields is relevant is
+    /// skipped: its leaves would all be dropped by [`FastSink::leaf`]
+    /// (skipping an object or array saves reading it, skipping a scalar
+    /// saves the call).
     #[inline]
     fn wants(&self, below: Below) -> bool {
         self.st.gate_state != GATE_OPEN
