@@ -41,7 +41,7 @@
 //! JSON reading included. Wall-clock figures, the method, the history of the
 //! changes and where the instructions and the time go are in `BENCH.md`;
 //! there the crate is 4–5× faster than the `quamina` crate on the same rules
-//! at 10 rules, 19–28× at 300 and 42–50× at 1000.
+//! at 10 rules, 19–28× at 300 and 42–54× at 1000.
 //!
 //! Invalid patterns fail with [`PatternError`] (code
 //! `InvalidEventPatternException`) whose message is AWS's first line,
