@@ -77,6 +77,10 @@ impl Pattern {
     }
 
     /// Does the event (JSON text) match? Fails only when the text is not JSON.
+    /// The whole text's structure (brackets, strings, punctuation) is
+    /// checked, but only the values some test needs are decoded: a malformed
+    /// number or escape in a value that no test reads goes unnoticed.
+    /// (Stratus's services match text they serialized themselves.)
     pub fn matches_json(&self, event: &str) -> Result<bool, EventError> {
         self.eval(&JsonSource(event))
     }
@@ -192,7 +196,11 @@ impl RuleSet {
         self.names.iter().map(String::as_str)
     }
 
-    /// Names of the patterns matching the event (JSON text), in insertion order.
+    /// Names of the patterns matching the event (JSON text), in insertion
+    /// order. Which values are decoded, and so checked beyond their
+    /// structure, is as for [`Pattern::matches_json`]; for a rule set that
+    /// also depends on the event's `source`: once it is read, values only
+    /// the rules of other sources test are not decoded.
     pub fn matches_json(&self, event: &str) -> Result<Vec<&str>, EventError> {
         let mut out = Vec::new();
         self.matches_json_into(event, &mut out)?;
