@@ -3,7 +3,8 @@
 //! crate as a reference point on the rules it accepts.
 //!
 //! Run: `cargo bench -p stratus-patterns` (add `-- --quick` for a short run;
-//! `-- --only N` times stratus alone on N rules; `-- --only N --passes P` runs
+//! `-- --only N` times stratus alone on N rules (`--ms M` for M milliseconds);
+//! `-- --only N --passes P` runs
 //! exactly P passes over the events without timing, for callgrind).
 //!
 //! One *evaluation* = one event, given as JSON text, matched against the whole
@@ -246,12 +247,32 @@ fn main() {
             );
             return;
         }
-        let m = measure(&events, budget * 2, |e| {
+        // `--ms M`: time for M milliseconds (short runs, alternated between
+        // builds, compare them under a machine whose speed drifts).
+        let budget = std::env::args()
+            .skip_while(|a| a != "--ms")
+            .nth(1)
+            .map_or(budget * 2, |m| Duration::from_millis(m.parse().unwrap()));
+        let m = measure(&events, budget, |e| {
             rs.matches_json_into(e, &mut out).unwrap();
             out.len()
         });
+        // Each pass over the 1000 events timed alone (about a millisecond):
+        // the fastest tenth is the speed when nothing else was competing
+        // for the core and its caches.
+        let mut passes = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < budget {
+            let t = Instant::now();
+            for e in &events {
+                rs.matches_json_into(black_box(e), &mut out).unwrap();
+            }
+            passes.push(t.elapsed().as_nanos() as f64 / events.len() as f64);
+        }
+        passes.sort_by(f64::total_cmp);
+        let p10 = passes[passes.len() / 10];
         println!(
-            "{n} rules: {:.0} ns/eval CPU ({:.0} ns wall), {:.2} matches/event, {} evaluations",
+            "{n} rules: {:.0} ns/eval CPU ({:.0} ns wall), {:.2} matches/event, {} evaluations; passes: p10 {p10:.0} ns",
             m.ns_per_eval, m.wall_ns_per_eval, m.matches_per_event, m.evals
         );
         return;

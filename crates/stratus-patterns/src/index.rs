@@ -44,6 +44,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::cidr::{CidrRange, IpKey, ip_value};
+use crate::deferred::{Op, Ops};
 use crate::error::EventError;
 use crate::flatten::{ArrayPos, Below, FieldId, FlatBufs, LeafSink, PathTrie, Source};
 use crate::hash::{FlatTable, FxMap, tail_word};
@@ -299,9 +300,8 @@ struct Cond {
 struct Deferred {
     bit: u8,
     field: FieldId,
-    /// Only the non-indexed operators of the test: `Index::dmatchers[mstart..mstart + mlen]`.
-    mstart: u32,
-    mlen: u32,
+    /// Only the non-indexed operators of the test.
+    op: Op,
     /// The branch fails when this test does not hit.
     positive: bool,
 }
@@ -324,7 +324,7 @@ struct SubInfo {
 const HAS_DEFERRED: u8 = 1;
 const HAS_ABSENT: u8 = 2;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct SubHot {
     pos: u64,
     gate: u64,
@@ -353,24 +353,30 @@ struct BTest {
 #[derive(Debug, Clone, Default)]
 struct Anchors {
     start: Vec<u32>,
+    /// Per entry of `subs`, another indexed positive test of its branch
+    /// (the least shared), or [`always`] when it has none. Most entries
+    /// fail on it, so it is checked first, alone, and kept apart: an entry
+    /// of `subs` is ten times its size.
+    others: Vec<TestId>,
     subs: Vec<Anchored>,
     /// The registered tests of the branches in `subs`, in the same order
     /// (so one anchor's scan reads contiguous memory).
     btests: Vec<BTest>,
 }
 
+/// A test id that every event hits (see [`State::begin`]).
+fn always(ntests: usize) -> TestId {
+    ntests as TestId
+}
+
 /// A branch under its anchor test, with what its gate check reads (so the
 /// check needs no other table).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Anchored {
-    gate: u64,
+    /// The branch's [`SubHot`], here so that deciding a candidate reads no
+    /// other table (its `tstart` is into `Anchors::btests`).
+    hot: SubHot,
     sub: u32,
-    /// Another indexed positive test of the branch (the least shared), or
-    /// `NIL`: most branches fail on it, so it is checked first, alone.
-    other: TestId,
-    /// The branch's registered tests: `Anchors::btests[tstart..tstart + tlen]`.
-    tstart: u32,
-    tlen: u32,
 }
 
 /// A field's `numeric` and `cidr` tests by interval (see [`crate::stab`]).
@@ -542,7 +548,7 @@ pub(crate) struct Index {
     /// Deferred tests of all branches, and their operators, stored
     /// contiguously so step 2 reads few cache lines.
     deferred: Vec<Deferred>,
-    dmatchers: Vec<Matcher>,
+    dops: Ops,
     /// Branches looked at for every event: those without positive tests, and
     /// those with deferred tests but no indexed positive test.
     extra: Vec<u32>,
@@ -566,8 +572,8 @@ struct State {
     tests: Vec<(u32, bool)>,
     /// Tests hit during this event (each once).
     marked: Vec<TestId>,
-    /// Branches to decide: (branch, hit mask, direct mask).
-    cands: Vec<(u32, u64, u64)>,
+    /// Branches to decide: (branch, its [`SubHot`], hit mask, direct mask).
+    cands: Vec<(u32, SubHot, u64, u64)>,
     field_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     /// Leaves kept for step 2, chained per field from `dhead`.
@@ -679,8 +685,9 @@ type SrcText = (usize, usize);
 impl State {
     fn begin(&mut self, tests: usize, fields: usize, rules: usize, text: &str) {
         self.src = (text.as_ptr() as usize, text.len());
-        if self.tests.len() < tests {
-            self.tests.resize(tests, (0, false));
+        // One more: [`always`].
+        if self.tests.len() <= tests {
+            self.tests.resize(tests + 1, (0, false));
         }
         if self.field_epoch.len() < fields {
             self.field_epoch.resize(fields, 0);
@@ -696,6 +703,9 @@ impl State {
             self.dhead.iter_mut().for_each(|e| e.0 = 0);
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
             self.epoch = 1;
+        }
+        if let Some(e) = self.tests.get_mut(always(tests) as usize) {
+            *e = (self.epoch, true);
         }
         self.marked.clear();
         self.dleaves.clear();
@@ -728,7 +738,11 @@ impl State {
             cstart: self.achain.len() as u32,
             clen: chain.len() as u32,
         });
-        self.achain.extend_from_slice(chain);
+        // Element by element: a chain is one or two positions, and
+        // `extend_from_slice` copies with a call to `memcpy`.
+        for &p in chain {
+            self.achain.push(p);
+        }
     }
 
     /// Record hits of the tests `ts` by one leaf.
@@ -933,11 +947,9 @@ impl Index {
                     self.deferred.push(Deferred {
                         bit,
                         field,
-                        mstart: self.dmatchers.len() as u32,
-                        mlen: slow.len() as u32,
+                        op: self.dops.compile(&slow),
                         positive: !has_absent,
                     });
-                    self.dmatchers.extend(slow);
                 }
                 info.conds.push(Cond {
                     field,
@@ -1115,16 +1127,20 @@ impl Index {
                 start[t + 1] += start[t];
             }
             let mut next = start.clone();
-            let mut subs = vec![Anchored::default(); start[ntests] as usize];
+            let empty = Anchored {
+                hot: SubHot::default(),
+                sub: 0,
+            };
+            let mut subs = vec![empty; start[ntests] as usize];
+            let mut others = vec![always(ntests); start[ntests] as usize];
             for (sub, a) in anchor.iter().enumerate() {
                 if let Some((t, other)) = *a {
-                    let h = &self.hot[sub];
+                    if other != NIL {
+                        others[next[t as usize] as usize] = other;
+                    }
                     subs[next[t as usize] as usize] = Anchored {
-                        gate: h.gate,
+                        hot: self.hot[sub],
                         sub: sub as u32,
-                        other,
-                        tstart: h.tstart,
-                        tlen: u32::from(h.tlen),
                     };
                     next[t as usize] += 1;
                 }
@@ -1132,12 +1148,13 @@ impl Index {
             // The anchored branches' tests in the order the scan reads them.
             let mut btests = Vec::with_capacity(self.btests.len());
             for e in &mut subs {
-                let (a, n) = (e.tstart as usize, e.tlen as usize);
-                e.tstart = btests.len() as u32;
+                let (a, n) = (e.hot.tstart as usize, usize::from(e.hot.tlen));
+                e.hot.tstart = btests.len() as u32;
                 btests.extend_from_slice(&self.btests[a..a + n]);
             }
             Anchors {
                 start,
+                others,
                 subs,
                 btests,
             }
@@ -1276,13 +1293,10 @@ impl Index {
             // operators accept makes the test hit outside arrays, which the
             // array-consistency check relies on.
             if *direct & bit == 0 {
-                let (ma, mn) = (d.mstart as usize, d.mlen as usize);
-                let matchers = &self.dmatchers[ma..ma + mn];
                 let mut i = kept.head(d.field);
                 while i != NIL {
                     let leaf = &kept.leaves[i as usize];
-                    let val = kept.val(leaf);
-                    let found = matchers.iter().any(|m| m.matches(val));
+                    let found = self.dops.accepts(&d.op, kept.val(leaf));
                     i = leaf.next;
                     if found {
                         *hit |= bit;
@@ -1320,14 +1334,16 @@ impl Index {
         for &t in &st.marked {
             let t = t as usize;
             let (a, b) = (anchors.start[t] as usize, anchors.start[t + 1] as usize);
-            for e in &anchors.subs[a..b] {
-                if e.other != NIL && tests[e.other as usize].0 != epoch {
+            for (e, &other) in anchors.subs[a..b].iter().zip(&anchors.others[a..b]) {
+                if tests[other as usize].0 != epoch {
                     continue;
                 }
-                let bt = &anchors.btests[e.tstart as usize..(e.tstart + e.tlen) as usize];
+                let h = &e.hot;
+                let bt =
+                    &anchors.btests[h.tstart as usize..h.tstart as usize + usize::from(h.tlen)];
                 let (hit, direct) = Self::masks(tests, epoch, bt);
-                if hit & e.gate == e.gate {
-                    st.cands.push((e.sub, hit, direct));
+                if hit & h.gate == h.gate {
+                    st.cands.push((e.sub, *h, hit, direct));
                 }
             }
         }
@@ -1335,7 +1351,7 @@ impl Index {
         for &sub in &self.extra {
             let bt = self.branch_tests(&self.hot[sub as usize]);
             let (hit, direct) = Self::masks(tests, epoch, bt);
-            st.cands.push((sub, hit, direct));
+            st.cands.push((sub, self.hot[sub as usize], hit, direct));
         }
         self.decide_candidates(st, event, pending, out);
     }
@@ -1367,8 +1383,8 @@ impl Index {
             pending,
             out,
         };
-        for &(sub, hit, direct) in &st.cands {
-            self.finish(&kept, &mut v, sub, hit, direct);
+        for &(sub, ref h, hit, direct) in &st.cands {
+            self.finish(&kept, &mut v, sub, h, hit, direct);
         }
     }
 
@@ -1380,10 +1396,10 @@ impl Index {
         kept: &Kept<'_>,
         v: &mut Verdict<'_>,
         sub: u32,
+        h: &SubHot,
         mut hit: u64,
         mut direct: u64,
     ) {
-        let h = &self.hot[sub as usize];
         // The candidates' indexed positive tests all hit (checked in
         // `decide`; the `extra` branches have none).
         debug_assert_eq!(hit & h.gate, h.gate);
@@ -1526,13 +1542,43 @@ impl Index {
             if st.rule_epoch[rule] == st.epoch {
                 continue;
             }
-            let fam = family(&hits[start..i], arena, 0, required);
-            if fam.contains(&required) {
+            let group = &hits[start..i];
+            let ok = match one_array(group, arena, required) {
+                Some(ok) => ok,
+                None => family(group, arena, 0, required).contains(&required),
+            };
+            if ok {
                 st.rule_epoch[rule] = st.epoch;
                 out.push(rule as u32);
             }
         }
     }
+}
+
+/// [`family`]'s answer (are the `required` tests satisfied together?) for
+/// the usual case, hits all in elements of one array (`items[*].sku` and
+/// `items[*].qty`): whether one element has them all. Hits sorted by chain,
+/// so each element's are contiguous. `None` for any other shape.
+fn one_array(hits: &[SlowHit], arena: &[ArrayPos], required: u64) -> Option<bool> {
+    let first = hits.first()?;
+    let array = arena.get(first.start as usize)?.0;
+    let mut at = None;
+    let mut m = 0u64;
+    for h in hits {
+        let pos = *arena.get(h.start as usize)?;
+        if h.len != 1 || pos.0 != array {
+            return None;
+        }
+        if at != Some(pos) {
+            at = Some(pos);
+            m = 0;
+        }
+        m |= 1u64 << h.bit;
+        if m & required == required {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// Keep only maximal masks (a family of satisfiable test sets is closed under
@@ -1583,4 +1629,52 @@ fn family(hits: &[SlowHit], arena: &[ArrayPos], depth: usize, required: u64) -> 
         }
     }
     fam
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-array shortcut answers as the general dynamic programme on
+    /// every shape it accepts, and declines the others.
+    #[test]
+    fn one_array_agrees_with_family() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut decided = 0;
+        for _ in 0..20_000 {
+            let mut arena: Vec<ArrayPos> = Vec::new();
+            let mut hits: Vec<SlowHit> = (0..1 + next(6))
+                .map(|_| {
+                    let start = arena.len() as u32;
+                    // Mostly one level of one array; sometimes two arrays
+                    // or a nested one.
+                    let depth = if next(8) == 0 { 2 } else { 1 };
+                    for _ in 0..depth {
+                        arena.push((u32::from(next(8) == 0), next(3) as u32));
+                    }
+                    SlowHit {
+                        pending: 0,
+                        bit: next(3) as u8,
+                        start,
+                        len: depth,
+                    }
+                })
+                .collect();
+            let chain = |h: &SlowHit| arena[h.start as usize..(h.start + h.len) as usize].to_vec();
+            hits.sort_by_key(|h| chain(h));
+            let required = 1 + next(7);
+            let want = family(&hits, &arena, 0, required).contains(&required);
+            if let Some(got) = one_array(&hits, &arena, required) {
+                assert_eq!(got, want, "{hits:?} {arena:?} {required:b}");
+                decided += 1;
+            }
+        }
+        assert!(decided > 10_000, "the shortcut took only {decided} cases");
+    }
 }

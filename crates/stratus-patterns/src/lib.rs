@@ -72,6 +72,7 @@
 //!   5-key limit is applied per `$or` combination.
 
 mod cidr;
+mod deferred;
 mod error;
 mod flatten;
 mod hash;
