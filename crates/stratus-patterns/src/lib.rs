@@ -36,12 +36,12 @@
 //!
 //! Measured in instructions per evaluation (one ~1 KiB EventBridge-shaped
 //! event, given as JSON text, matched against the whole rule set; counted
-//! with callgrind, so independent of the machine's load): about 7,300 with
-//! 10 rules, 13,850 with 300 and 20,450 with 1000 rules of mixed operators,
+//! with callgrind, so independent of the machine's load): about 7,200 with
+//! 10 rules, 13,600 with 300 and 19,850 with 1000 rules of mixed operators,
 //! JSON reading included. Wall-clock figures, the method, the history of the
 //! changes and where the instructions and the time go are in `BENCH.md`;
 //! there the crate is 4–5× faster than the `quamina` crate on the same rules
-//! at 10 rules, 19–28× at 300 and 42–54× at 1000.
+//! at 10 rules, 19–28× at 300 and 42–62× at 1000.
 //!
 //! Invalid patterns fail with [`PatternError`] (code
 //! `InvalidEventPatternException`) whose message is AWS's first line,
