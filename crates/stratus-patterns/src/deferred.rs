@@ -10,7 +10,7 @@
 //! vary from event to event, so each level of indirection costs a cache
 //! miss and each dispatch a mispredicted jump.
 
-use crate::hash::bytes_eq;
+use crate::hash::{bytes_eq, tail_word};
 use crate::matcher::{AnythingBut, Matcher, NumRange, Val, ends_with, starts_with};
 
 /// One deferred test's operators (any of which may accept a value).
@@ -27,11 +27,24 @@ pub(crate) enum Op {
     Any(u32, u32),
 }
 
+/// A string's length and first sixteen bytes (zero-padded): equal for two
+/// strings of up to sixteen bytes exactly when they are equal.
+#[inline(always)]
+fn words16(s: &str) -> [u64; 3] {
+    let b = s.as_bytes();
+    let head = &b[..b.len().min(8)];
+    let rest = b.get(8..b.len().min(16)).unwrap_or(&[]);
+    [b.len() as u64, tail_word(head), tail_word(rest)]
+}
+
 /// The storage of all deferred tests' operators.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ops {
     /// Spans of `text`.
     lits: Vec<(u32, u32)>,
+    /// Per span: its length and first sixteen bytes as two zero-padded
+    /// words, so a short value is compared with each without a branch.
+    words: Vec<[u64; 3]>,
     text: String,
     matchers: Vec<Matcher>,
 }
@@ -65,6 +78,7 @@ impl Ops {
         let start = self.lits.len() as u32;
         for x in list {
             self.lits.push((self.text.len() as u32, x.len() as u32));
+            self.words.push(words16(x));
             self.text.push_str(x);
         }
         (start, list.len() as u32)
@@ -91,6 +105,16 @@ impl Ops {
         match (op, v) {
             (Op::Range(r), Val::Num(x)) => r.contains(x),
             (Op::Range(_), _) => false,
+            (&Op::NotIn(a, n), Val::Str(s)) if s.len() <= 16 => {
+                let (a, n) = (a as usize, n as usize);
+                let key = words16(s);
+                !self
+                    .words
+                    .get(a..a + n)
+                    .unwrap_or(&[])
+                    .iter()
+                    .fold(false, |hit, w| hit | (*w == key))
+            }
             (&Op::NotIn(a, n), Val::Str(s)) => !self
                 .spans(a, n)
                 .any(|x| bytes_eq(x.as_bytes(), s.as_bytes())),
@@ -138,6 +162,8 @@ mod tests {
                 "bb",
                 "",
                 "long value over sixteen bytes",
+                "sixteen bytes ok",
+                "eight by",
             ])))],
             vec![Matcher::AnythingBut(AnythingBut::Prefixes(strings(&[
                 "term", "st",
@@ -166,6 +192,11 @@ mod tests {
             Val::Str("box"),
             Val::Str("long value over sixteen bytes"),
             Val::Str("long value over sixteen bytez"),
+            Val::Str("sixteen bytes ok"),
+            Val::Str("sixteen bytes oK"),
+            Val::Str("eight by"),
+            Val::Str("eight bx"),
+            Val::Str("eight b"),
             Val::Num(5.0),
             Val::Num(5.5),
             Val::Num(-3.0),

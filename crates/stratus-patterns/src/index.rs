@@ -513,8 +513,12 @@ impl Gate {
     /// After the gate's leaf: the fields to look up from now on.
     #[inline(never)]
     fn open(&self, st: &mut State) {
+        // Word by word: `extend_from_slice` calls `memcpy` for the one or
+        // two words there usually are.
         st.relevant.clear();
-        st.relevant.extend_from_slice(&self.always);
+        for &w in &self.always {
+            st.relevant.push(w);
+        }
         for &t in &st.marked[st.gate_from..] {
             let k = self.of_test[t as usize];
             if k != NIL {

@@ -24,19 +24,13 @@ pub(crate) struct NumRange {
 }
 
 impl NumRange {
+    /// Without branches: which bounds a range includes varies from test to
+    /// test, and whether a value is inside from value to value.
     #[inline]
     pub(crate) fn contains(&self, x: f64) -> bool {
-        let above = if self.lo_incl {
-            x >= self.lo
-        } else {
-            x > self.lo
-        };
-        let below = if self.hi_incl {
-            x <= self.hi
-        } else {
-            x < self.hi
-        };
-        above && below
+        let above = (x > self.lo) | (self.lo_incl & (x == self.lo));
+        let below = (x < self.hi) | (self.hi_incl & (x == self.hi));
+        above & below
     }
 }
 
