@@ -37,7 +37,7 @@
 //! Measured in instructions per evaluation (one ~1 KiB EventBridge-shaped
 //! event, given as JSON text, matched against the whole rule set; counted
 //! with callgrind, so independent of the machine's load): about 7,200 with
-//! 10 rules, 13,600 with 300 and 19,850 with 1000 rules of mixed operators,
+//! 10 rules, 13,550 with 300 and 19,600 with 1000 rules of mixed operators,
 //! JSON reading included. Wall-clock figures, the method, the history of the
 //! changes and where the instructions and the time go are in `BENCH.md`;
 //! there the crate is 4–5× faster than the `quamina` crate on the same rules
