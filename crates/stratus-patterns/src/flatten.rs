@@ -731,7 +731,7 @@ fn skip_container(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Option<usize> 
     // Whether the byte before `i` is inside a string.
     let mut in_str = false;
     loop {
-        // 64 bytes per step, then 16 for the rest, then one by one.
+        // 64 bytes per step, then 16, then the last bytes as one block.
         let (quotes, backslashes, brackets, n) = if i + 64 <= b.len() {
             let (mut q, mut e, mut r) = (0u64, 0u64, 0u64);
             for k in 0..4 {
@@ -782,7 +782,7 @@ fn skip_container(b: &[u8], mut i: usize, stack: &mut Vec<u8>) -> Option<usize> 
         i += n;
     }
     // Past the end without closing: broken.
-    skip_bytes(b, i, b.len(), stack, &mut in_str).unwrap_or_default()
+    None
 }
 
 /// Sixteen bytes of `b` from `i` as bitsets of their quotes, backslashes and
